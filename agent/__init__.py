@@ -1,0 +1,1 @@
+"""The geosleuth agent: shared state, configuration, fusion and the CLI."""

@@ -1,0 +1,1 @@
+"""The geosleuth evaluation harness."""

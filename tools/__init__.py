@@ -1,0 +1,1 @@
+"""The geosleuth tools: one module per tool, each a typed function returning Evidence."""
