@@ -1,0 +1,29 @@
+# The two set-up commands of the README. Both work from a fresh clone with only the package
+# registries reachable: they create .venv, install what is needed, then run.
+VENV ?= .venv
+PYTHON ?= python3
+DEMO_PHOTO ?= examples/kennedy_space_center.jpg
+
+.PHONY: demo test system-deps lint bench
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+demo: system-deps $(VENV)/.installed
+	$(VENV)/bin/geosleuth locate $(DEMO_PHOTO)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check agent tools evals tests
+
+test: system-deps $(VENV)/.installed lint
+	$(VENV)/bin/pytest
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/geosleuth bench

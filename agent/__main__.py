@@ -1,0 +1,5 @@
+"""Allow `python -m agent` as a synonym of the `geosleuth` command."""
+
+from agent.cli import main
+
+main()

@@ -1,0 +1,118 @@
+"""`geosleuth bench`: speed and memory figures, printed (targets live here, not in timed tests).
+
+Targets on a 2-core CPU: `geosleuth --help` under 0.5 s; warm `locate` under 5 s for a 1-megapixel
+photo; peak RSS under 3 GB.
+"""
+
+from __future__ import annotations
+
+import csv
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from agent.config import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+IM2GPS_DEV = REPO.parent / "shared" / "data" / "im2gps3k-dev"
+TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
+
+
+def _script() -> list[str]:
+    """Return the command that runs the installed CLI in a fresh process."""
+    exe = Path(sys.executable).with_name("geosleuth")
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "agent"]
+
+
+def _peak_rss_gb(who: int) -> float:
+    """Peak resident memory in GB of this process (RUSAGE_SELF) or its finished children."""
+    return resource.getrusage(who).ru_maxrss / 1024**2  # ru_maxrss is in KiB on Linux
+
+
+def time_help(runs: int = 5) -> float:
+    """Median wall seconds of `geosleuth --help` in a fresh process."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([*_script(), "--help"], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def time_cold(photo: Path) -> float:
+    """Wall seconds of `geosleuth locate --json PHOTO` in a fresh process (model loading included)."""
+    start = time.perf_counter()
+    subprocess.run([*_script(), "locate", "--json", str(photo)], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def run_bench(photos: list[Path], *, repeat: int, accuracy_limit: int, settings: Settings) -> None:
+    """Measure and print: start-up, cold and warm seconds per photo, peak RSS, optional accuracy."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from agent.photo import load_photo
+    from agent.policy import locate
+
+    console = Console()
+    photos = photos or sorted(p for p in EXAMPLES.glob("*.jpg"))
+    if not photos:
+        raise SystemExit("geosleuth: error: no photos given and none in examples/")
+    help_s = time_help()
+    table = Table(title="locate, policy planner", title_justify="left")
+    for column in ("photo", "megapixels", "cold s", "warm s (median)", "answer"):
+        table.add_column(column)
+    warm_all = []
+    for photo in photos:
+        cold = time_cold(photo)
+        loaded = load_photo(photo)
+        locate(loaded, settings)  # warm-up in this process
+        warm = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            result = locate(loaded, settings)
+            warm.append(time.perf_counter() - start)
+        warm_all.append(statistics.median(warm))
+        mp = loaded.width * loaded.height / 1e6
+        table.add_row(photo.name, f"{mp:.2f}", f"{cold:.2f}", f"{statistics.median(warm):.2f}",
+                      f"{result.guess.country_code} {result.guess.place or ''}")
+    console.print(table)
+    peak = max(_peak_rss_gb(resource.RUSAGE_SELF), _peak_rss_gb(resource.RUSAGE_CHILDREN))
+    figures = {"help_s": help_s, "warm_locate_s": statistics.median(warm_all), "peak_rss_gb": peak}
+    summary = Table(title="targets (2-core CPU)", title_justify="left")
+    for column in ("figure", "measured", "target", "met"):
+        summary.add_column(column)
+    for name, value in figures.items():
+        summary.add_row(name, f"{value:.2f}", f"< {TARGETS[name]}", "yes" if value < TARGETS[name] else "NO")
+    console.print(summary)
+    if accuracy_limit:
+        bench_accuracy(accuracy_limit, settings, console)
+
+
+def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: ANN001 - rich Console
+    """Score the policy on the first `limit` photos of im2gps3k-dev with all metadata withheld."""
+    from agent.photo import load_photo
+    from agent.policy import locate
+    from evals.metrics import Scored, summarize
+
+    labels = IM2GPS_DEV / "labels.csv"
+    if not labels.is_file():
+        console.print(f"[yellow]skipped accuracy: {labels} is absent (shared research data)[/yellow]")
+        return
+    with labels.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:limit]
+    blind = settings.model_copy(update={"use_metadata": False})
+    scored, start = [], time.perf_counter()
+    for row in rows:
+        guess = locate(load_photo(IM2GPS_DEV / "images" / row["file"]), blind).guess
+        scored.append(Scored(float(row["lat"]), float(row["lon"]), row["country_code"] or None,
+                             guess.lat, guess.lon, guess.country_code))
+    metrics = summarize(scored)
+    seconds = (time.perf_counter() - start) / len(rows)
+    console.print(f"im2gps3k-dev, first {len(rows)} photos, metadata withheld (development numbers):")
+    console.print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
+                  | {"seconds_per_photo": round(seconds, 2)})

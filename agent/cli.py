@@ -1,0 +1,101 @@
+"""The `geosleuth` command line. Heavy modules are imported inside commands so `--help` is instant."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+app = typer.Typer(
+    help="Work out where a photo was taken: read, look, check, then commit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (default: ./geosleuth.toml if present).")
+]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error to stderr and exit with `code` (2: bad input or settings)."""
+    sys.stderr.write(f"geosleuth: error: {message}\n")
+    raise typer.Exit(code)
+
+
+def load_settings(config: Path | None, **flags: Any) -> Any:
+    """Resolve Settings from flags, environment and config file, failing with one line on bad values."""
+    from agent.config import read_config_file, resolve_settings
+
+    try:
+        settings, _sources = resolve_settings(flags, file=read_config_file(config))
+    except ValueError as exc:
+        fail(str(exc))
+    return settings
+
+
+def split_csv(value: str | None) -> tuple[str, ...] | None:
+    """Split a comma-separated option into a tuple, None when the option was not given."""
+    return None if value is None else tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@app.command()
+def locate(
+    photo: Annotated[Path, typer.Argument(help="The photo (JPEG, PNG, TIFF, WebP, HEIC, ...).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, not a panel.")] = False,
+    no_metadata: Annotated[
+        bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments from every tool.")
+    ] = False,
+    tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Locate one photo with the policy planner and print the answer and the evidence behind it."""
+    from agent.photo import PhotoError, load_photo
+
+    settings = load_settings(
+        config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device
+    )
+    try:
+        loaded = load_photo(photo, max_pixels=settings.max_pixels)
+    except PhotoError as exc:
+        fail(str(exc))
+    from agent.policy import locate as run_policy
+    from agent.report import locate_json, locate_panel
+
+    if as_json:
+        result = run_policy(loaded, settings)
+        sys.stdout.write(json.dumps(locate_json(result), ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    with console.status("looking…") as status:
+        result = run_policy(loaded, settings, on_evidence=lambda e: status.update(f"{e.tool}: {e.summary}"))
+    Console().print(locate_panel(result, photo))
+
+
+@app.command()
+def bench(
+    photos: Annotated[
+        list[Path] | None, typer.Argument(help="Photos to time (default: the examples/ photos).")
+    ] = None,
+    repeat: Annotated[int, typer.Option(min=1, help="Warm runs per photo.")] = 2,
+    accuracy: Annotated[
+        int, typer.Option(help="Also score the policy on the first N photos of ../shared/data/im2gps3k-dev.")
+    ] = 0,
+    config: ConfigOption = None,
+) -> None:
+    """Print speed and memory figures: CLI start-up, cold and warm seconds per photo, peak RSS."""
+    from agent.bench import run_bench
+
+    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=load_settings(config))
+
+
+def main() -> None:
+    """Entry point of the `geosleuth` console script."""
+    app()

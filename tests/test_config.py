@@ -1,0 +1,60 @@
+"""Settings resolution: each precedence step, sources, and clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.config import read_config_file, resolve_settings
+
+
+def test_defaults_when_nothing_is_set():
+    settings, sources = resolve_settings({}, env={}, file={})
+    assert settings.use_metadata is True
+    assert set(sources.values()) == {"default"}
+
+
+def test_file_beats_default_env_beats_file_flag_beats_env():
+    file = {"osm_timeout_s": 3.0, "device": "cpu"}
+    env = {"GEOSLEUTH_OSM_TIMEOUT_S": "4.5", "GEOSLEUTH_OCR_ENGINES": "easyocr"}
+    settings, sources = resolve_settings({"ocr_engines": ("tesseract",)}, env=env, file=file)
+    assert settings.device == "cpu" and sources["device"] == "file"
+    assert settings.osm_timeout_s == 4.5 and sources["osm_timeout_s"] == "env"
+    assert settings.ocr_engines == ("tesseract",) and sources["ocr_engines"] == "flag"
+
+
+def test_an_explicit_flag_equal_to_the_default_still_wins():
+    settings, sources = resolve_settings({"use_metadata": True}, env={"GEOSLEUTH_USE_METADATA": "false"})
+    assert settings.use_metadata is True and sources["use_metadata"] == "flag"
+
+
+def test_none_flags_mean_not_set():
+    settings, sources = resolve_settings({"use_metadata": None}, env={"GEOSLEUTH_USE_METADATA": "0"})
+    assert settings.use_metadata is False and sources["use_metadata"] == "env"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "message"),
+    [
+        ({"osm_timeout_s": -1}, {}, "osm_timeout_s (from flag)"),
+        ({}, {"GEOSLEUTH_USE_METADATA": "maybe"}, "GEOSLEUTH_USE_METADATA"),
+        ({"no_such_thing": 1}, {}, "unknown setting 'no_such_thing'"),
+        ({"tools": ("ocr", "gazeteer")}, {}, "Did you mean 'gazetteer'"),
+    ],
+)
+def test_bad_values_name_the_field_and_source(flags, env, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        resolve_settings(flags, env=env, file={})
+
+
+def test_config_file(tmp_path, monkeypatch):
+    path = tmp_path / "geosleuth.toml"
+    path.write_text('[geosleuth]\ndevice = "cpu"\nocr_max_side = 1024\n')
+    settings, sources = resolve_settings({}, env={}, file=read_config_file(path))
+    assert (settings.device, settings.ocr_max_side, sources["ocr_max_side"]) == ("cpu", 1024, "file")
+    monkeypatch.chdir(tmp_path)
+    assert read_config_file() == {"device": "cpu", "ocr_max_side": 1024}
+    path.write_text("device = [")
+    with pytest.raises(ValueError, match="not valid TOML"):
+        read_config_file(path)
+    with pytest.raises(ValueError, match="does not exist"):
+        read_config_file(tmp_path / "missing.toml")
