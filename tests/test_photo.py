@@ -1,0 +1,395 @@
+"""agent.photo on the real camera files in ../shared/data/exif-gps and on files made here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from agent.photo import (
+    Photo,
+    PhotoError,
+    insert_jpeg_comment,
+    jpeg_comments,
+    load_photo,
+    strip_metadata,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def exif_rows(shared_data: Path, category: str | None = None) -> list[dict[str, str]]:
+    with open(shared_data / "exif-gps" / "labels.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [r for r in rows if category is None or r["category"] == category]
+
+
+def row(shared_data: Path, row_id: str) -> tuple[dict[str, str], Path]:
+    found = next(r for r in exif_rows(shared_data) if r["id"] == row_id)
+    return found, shared_data / "exif-gps" / found["file"]
+
+
+def small_jpeg(size: tuple[int, int] = (64, 48)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares width x height but holds one tiny (invalid) IDAT: decoding would fail."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(
+        b"IEND", b""
+    )
+
+
+def assert_pixels_only(photo: Photo) -> None:
+    assert photo.image.mode == "RGB"
+    assert photo.image.info == {}
+    assert len(photo.image.getexif()) == 0
+    assert photo.image.size == (photo.width, photo.height)
+
+
+# ---- real files ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gps_rows_match_labels(shared_data: Path) -> None:
+    rows = exif_rows(shared_data, "gps")
+    assert len(rows) == 33
+    for r in rows:
+        photo = load_photo(shared_data / "exif-gps" / r["file"])
+        assert photo.metadata.gps is not None, r["id"]
+        lat, lon = photo.metadata.gps
+        assert abs(lat - float(r["lat"])) < 1e-4 and abs(lon - float(r["lon"])) < 1e-4, r["id"]
+        assert photo.format == r["format"], r["id"]
+        assert (photo.width, photo.height) == (int(r["width"]), int(r["height"])), r["id"]
+        assert photo.sha256 == r["sha256"], r["id"]
+        assert (photo.metadata.camera or "") == r["camera"], r["id"]
+        assert_pixels_only(photo)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("category", ["no_gps", "gps_invalid"])
+def test_rows_without_a_valid_fix_read_as_no_gps(shared_data: Path, category: str) -> None:
+    rows = exif_rows(shared_data, category)
+    assert rows
+    for r in rows:
+        meta = load_photo(shared_data / "exif-gps" / r["file"]).metadata
+        assert meta.gps is None and meta.gps_altitude is None, r["id"]
+        assert not meta.is_empty and meta.camera == r["camera"], r["id"]
+
+
+@pytest.mark.slow
+def test_gps_invalid_blocks_are_really_present(shared_data: Path) -> None:
+    """The invalid rows do carry GPS tags (so None above is the validation, not a missing IFD)."""
+    tags = {r["id"]: load_photo(shared_data / "exif-gps" / r["file"]).metadata.exif
+            for r in exif_rows(shared_data, "gps_invalid")}
+    assert set(tags["eg_023"]) & {"GPSVersionID"} and "GPSLatitude" not in tags["eg_023"]
+    assert tags["eg_014"]["GPSLatitude"] == [0.0, 0.0, 0.0]
+    assert tags["eg_029"]["GPSLatitude"][2] is None  # seconds stored as 0/0
+
+
+@pytest.mark.slow
+def test_metadata_fields_on_real_files(shared_data: Path) -> None:
+    _, iphone = row(shared_data, "eg_009")
+    meta = load_photo(iphone).metadata
+    assert meta.taken_at == "2021-04-11T15:47:53-05:00"
+    assert meta.gps_altitude == pytest.approx(260.56, abs=0.01)
+    assert meta.xmp and "<x:xmpmeta" in meta.xmp
+    _, below_sea_ref = row(shared_data, "eg_017")
+    meta = load_photo(below_sea_ref).metadata
+    assert meta.gps_altitude == -848.0  # GPSAltitudeRef = 1
+    assert meta.exif["UserComment"].startswith("Set: 1242")  # UNICODE (big-endian) user comment
+    _, old_xmp = row(shared_data, "eg_008")
+    assert "<photoshop:City>Gateshead</photoshop:City>" in load_photo(old_xmp).metadata.xmp
+
+
+@pytest.mark.slow
+def test_metadata_is_json_safe_and_image_carries_none(shared_data: Path) -> None:
+    for r in exif_rows(shared_data):
+        if r["id"] in ("eg_012", "eg_030"):
+            continue  # unreadable on purpose, see below
+        photo = load_photo(shared_data / "exif-gps" / r["file"])
+        json.dumps(asdict(photo.metadata), allow_nan=False)
+        assert_pixels_only(photo)
+        bare = photo.without_metadata()
+        assert bare.metadata.is_empty and not photo.metadata.is_empty
+        assert bare.image is photo.image and bare.sha256 == photo.sha256
+
+
+@pytest.mark.slow
+def test_exif_rotated_photo_is_turned_upright(shared_data: Path) -> None:
+    for row_id, stored in (("eg_025", (450, 600)), ("eg_014", (640, 480))):
+        r, path = row(shared_data, row_id)
+        assert (int(r["width"]), int(r["height"])) == stored
+        photo = load_photo(path)
+        assert (photo.width, photo.height) == stored[::-1]
+        with Image.open(path) as raw:
+            assert raw.getexif()[0x0112] == 6
+            expected = raw.convert("RGB").transpose(Image.Transpose.ROTATE_270)  # 90 degrees clockwise
+        assert np.array_equal(np.asarray(photo.image), np.asarray(expected))
+        assert photo.metadata.exif["Orientation"] == 6
+
+
+@pytest.mark.slow
+def test_cmyk_jpeg_becomes_rgb(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_026")
+    with Image.open(path) as raw:
+        assert raw.mode == "CMYK"
+    photo = load_photo(path)
+    assert_pixels_only(photo)
+    assert (photo.width, photo.height) == (140, 140)
+    assert np.asarray(photo.image).std() > 10  # a logo, not a flat block
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("row_id", ["eg_030", "eg_012"])
+def test_corrupt_and_truncated_files_raise_photo_error(shared_data: Path, row_id: str) -> None:
+    _, path = row(shared_data, row_id)
+    with pytest.raises(PhotoError, match="truncated or corrupt image data"):
+        load_photo(path)
+
+
+@pytest.mark.slow
+def test_png_alpha_is_composited_to_rgb(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_005")
+    with Image.open(path) as raw:
+        assert raw.mode == "RGBA"
+        rgba = np.asarray(raw)
+    photo = load_photo(path)
+    assert_pixels_only(photo)
+    assert (photo.width, photo.height) == (640, 513)
+    assert (rgba[..., 3] == 255).all()  # fully opaque: compositing must not change the colours
+    assert np.array_equal(np.asarray(photo.image), rgba[..., :3])
+
+
+@pytest.mark.slow
+def test_16_bit_tiff_is_scaled_not_clipped(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_035")
+    with Image.open(path) as raw:
+        assert raw.mode == "I;16"
+        values = np.asarray(raw).astype(np.float64)
+    photo = load_photo(path)
+    pixels = np.asarray(photo.image).astype(np.float64)
+    assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all()
+    assert np.abs(pixels[..., 0] - values / 257).max() <= 0.5 + 1e-9
+    assert (pixels == 255).mean() < 0.01  # a naive 16->8 bit conversion saturates nearly everything
+
+
+@pytest.mark.slow
+def test_one_pixel_placeholder(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_037")
+    photo = load_photo(path)
+    assert (photo.width, photo.height) == (1, 1)
+    assert photo.metadata.gps == pytest.approx((43.85946944, 15.50328333), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_max_side_downscales_keeping_aspect(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_020")  # 3120 x 4160 JPEG
+    photo = load_photo(path, max_side=1000)
+    assert (photo.width, photo.height) == (750, 1000)
+    assert_pixels_only(photo)
+    assert photo.metadata.gps is not None  # metadata does not depend on the pixel size
+
+
+@pytest.mark.slow
+def test_max_pixels_boundary_on_a_real_file(shared_data: Path) -> None:
+    _, path = row(shared_data, "eg_040")  # 600 x 400
+    assert load_photo(path, max_pixels=240_000).width == 600
+    with pytest.raises(PhotoError, match="over the limit"):
+        load_photo(path, max_pixels=239_999)
+
+
+@pytest.mark.slow
+def test_heif_support_is_registered_lazily(shared_data: Path) -> None:
+    _, jpeg = row(shared_data, "eg_040")
+    _, heic = row(shared_data, "eg_001")
+    script = (
+        "import sys\nfrom agent.photo import load_photo\n"
+        f"load_photo({str(jpeg)!r})\nassert 'pillow_heif' not in sys.modules\n"
+        f"p = load_photo({str(heic)!r})\nassert 'pillow_heif' in sys.modules and p.format == 'HEIF'\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True)
+
+
+@pytest.mark.slow
+def test_heif_without_pillow_heif_gives_a_clear_error(shared_data: Path) -> None:
+    _, heic = row(shared_data, "eg_001")
+    script = (
+        "import sys\nsys.modules['pillow_heif'] = None  # as if it were not installed\n"
+        "from agent.photo import PhotoError, load_photo\n"
+        f"try:\n    load_photo({str(heic)!r})\nexcept PhotoError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, capture_output=True, text=True)
+    assert "need the pillow-heif package" in out.stdout
+
+
+@pytest.mark.slow
+def test_strip_metadata_of_a_gps_photo(shared_data: Path, tmp_path: Path) -> None:
+    _, path = row(shared_data, "eg_040")
+    original = load_photo(path)
+    assert original.metadata.gps and original.metadata.xmp
+    for name in ("clean.jpg", "clean.png"):
+        stripped = load_photo(strip_metadata(path, tmp_path / name))
+        assert stripped.metadata.is_empty, name
+        assert (stripped.width, stripped.height) == (original.width, original.height)
+    lossless = np.asarray(load_photo(tmp_path / "clean.png").image)
+    assert np.array_equal(lossless, np.asarray(original.image))
+    with pytest.raises(PhotoError, match="suffix"):
+        strip_metadata(path, tmp_path / "clean.nope")
+
+
+# ---- files made here ---------------------------------------------------------------------------
+
+
+def test_decompression_bomb_header_is_refused_fast(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header_only(100_000, 100_000))
+    assert bomb.stat().st_size < 200
+    start = time.perf_counter()
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        load_photo(bomb)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_own_pixel_limit_applies_before_decoding(tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(png_header_only(9000, 9000))  # 81 Mpx: over 80 M, under Pillow's own limit
+    with pytest.raises(PhotoError, match="over the limit of 80,000,000"):
+        load_photo(big)
+    # Allowed by max_pixels, the same header reaches the decoder, which finds the data corrupt.
+    with pytest.raises(PhotoError, match="truncated or corrupt"):
+        load_photo(big, max_pixels=81_000_000)
+
+
+def test_pillow_bomb_warning_becomes_photo_error(tmp_path: Path) -> None:
+    big = tmp_path / "warns.png"
+    big.write_bytes(png_header_only(9500, 9500))  # 90.25 Mpx: above Pillow's warning threshold
+    with pytest.raises(PhotoError, match="decompression bomb"):
+        load_photo(big, max_pixels=100_000_000)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.write_text("just some text, not pixels\n"), "not a recognised image format"),
+        (lambda p: p.write_bytes(b""), "the file is empty"),
+        (lambda p: p.mkdir(), "not a file"),
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_bytes(small_jpeg()[:40]), "truncated or corrupt|corrupt image header"),
+    ],
+    ids=["text", "empty", "directory", "missing", "header-only-jpeg"],
+)
+def test_bad_inputs_raise_one_line_photo_errors(tmp_path: Path, make, message: str) -> None:
+    path = tmp_path / "photo.jpg"
+    make(path)
+    with pytest.raises(PhotoError, match=message) as info:
+        load_photo(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_jpeg_comment_segments_round_trip(tmp_path: Path) -> None:
+    planted = insert_jpeg_comment(insert_jpeg_comment(small_jpeg(), "lat=48.8584, lon=2.2945"), "second")
+    path = tmp_path / "commented.jpg"
+    path.write_bytes(planted)
+    with Image.open(path) as raw:
+        assert isinstance(raw.info.get("comment"), bytes)  # Pillow keeps just one of the two
+    photo = load_photo(path)
+    assert photo.metadata.comments == ["second", "lat=48.8584, lon=2.2945"]
+    assert_pixels_only(photo)
+    assert photo.without_metadata().metadata.comments == []
+    clean = strip_metadata(path, tmp_path / "clean.jpg")
+    assert jpeg_comments(clean.read_bytes()) == [] and b"48.8584" not in clean.read_bytes()
+    assert load_photo(clean).metadata.is_empty
+
+
+def test_jpeg_comments_walks_past_the_scan_and_ignores_ff_fe_in_data() -> None:
+    data = small_jpeg()
+    assert data.endswith(b"\xff\xd9")
+    trailing = data[:-2] + b"\xff\xfe\x00\x07after\xff\xd9"  # a COM between the scan and EOI
+    assert jpeg_comments(trailing) == ["after"]
+    exif_with_ff_fe = Image.Exif()
+    exif_with_ff_fe[0x010E] = "x\xff\xfey"  # bytes FF FE inside the EXIF segment: not a COM
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buffer, "JPEG", exif=exif_with_ff_fe.tobytes())
+    assert jpeg_comments(buffer.getvalue()) == []
+    assert jpeg_comments(b"not a jpeg") == []
+
+
+def test_png_text_chunks_are_comments(tmp_path: Path) -> None:
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", "geo:lat=35.6586 geo:lon=139.7454")
+    info.add_itxt("Location", "東京タワー")
+    path = tmp_path / "text.png"
+    Image.new("RGB", (10, 10)).save(path, pnginfo=info)
+    meta = load_photo(path).metadata
+    assert meta.comments == ["Comment: geo:lat=35.6586 geo:lon=139.7454", "Location: 東京タワー"]
+
+
+def test_transparent_pixels_become_white(tmp_path: Path) -> None:
+    rgba = np.zeros((4, 6, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:, :3, 3] = 255  # left half opaque red, right half fully transparent
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    pixels = np.asarray(load_photo(path).image)
+    assert (pixels[:, :3] == [255, 0, 0]).all() and (pixels[:, 3:] == 255).all()
+
+
+MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "I;16", "I", "F", "YCbCr", "LAB"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    mode=st.sampled_from(MODES),
+    width=st.integers(1, 70),
+    height=st.integers(1, 70),
+    seed=st.integers(0, 2**32 - 1),
+    transparent=st.booleans(),
+)
+def test_any_mode_and_size_round_trips_to_rgb(
+    tmp_path: Path, mode: str, width: int, height: int, seed: int, transparent: bool
+) -> None:
+    noise = np.random.default_rng(seed).bytes(width * height * 4 * 4)
+    image = Image.frombytes(mode, (width, height), noise)  # random bytes: F may hold NaN and inf
+    if mode == "P" and transparent:
+        path = tmp_path / "image.png"
+        image.save(path, transparency=0)
+    else:
+        path = tmp_path / "image.tif"
+        image.save(path)
+    photo = load_photo(path)
+    assert (photo.width, photo.height) == (width, height)
+    assert_pixels_only(photo)
+
+
+def test_without_metadata_hides_the_file_name(tmp_path):
+    from PIL import Image
+
+    from agent.photo import load_photo
+
+    path = tmp_path / "paris_eiffel_tower.jpg"
+    Image.new("RGB", (8, 8), "red").save(path)
+    blind = load_photo(path).without_metadata()
+    assert "paris" not in str(blind.path) and blind.path.suffix == ".jpg"
