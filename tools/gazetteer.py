@@ -43,6 +43,10 @@ from agent.geo import EARTH_RADIUS_KM, distance_km
 from agent.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
 
 INDEX_FORMAT = 1
+
+CONTEXT_BOOST = 1.5
+"""Match-quality factor for a place whose region or country is also written in the text
+('Titusville, Florida' picks Titusville FL over the other Titusvilles)."""
 """Bump when the cached index layout or its build rules change."""
 
 FUZZY_CUTOFF = 85.0
@@ -74,6 +78,7 @@ COMMON_WORDS = frozenset(
     entrance welcome sale new old great little big high grand royal national international union
     bridge river lake mountain beach hill valley garden gardens forest island bay port harbour harbor
     museum library airport parking taxi bus tram metro train stop car wash service services home house
+    space visitor visitors complex memorial monument palace castle
     apartments tower hall gate free best only one day night time good love life world star sun gold
     golden green red blue white black club sports beauty hair salon fashion photo mobile phone tickets
     ticket office gas oil fuel auto motors insurance money exchange credit express post mail
@@ -295,13 +300,24 @@ def _match_qualities(index: _Index, key: str, fuzzy: bool) -> dict[int, float]:
         key, index.keys[low:high], scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=50
     ):
         candidate = index.keys[low + offset]
-        if candidate == key or not short <= set(candidate.split()):
+        if candidate == key or not short <= set(candidate.split()) or not _tokens_align(tokens, candidate):
             continue
         quality = 0.9 * ratio / 100.0
         for p in index.places_of(low + offset):
             i = -int(p) - 1 if p < 0 else int(p)
             found[i] = max(found.get(i, 0.0), quality)
     return found
+
+
+def _tokens_align(tokens: list[str], candidate: str) -> bool:
+    """Whether a fuzzy match is word by word: as many words, each close on its own ('space center' is
+    not 'placer center', though the whole strings are 88 % alike)."""
+    from rapidfuzz import fuzz
+
+    words = candidate.split()
+    return len(words) == len(tokens) and all(
+        fuzz.ratio(a, b) >= FUZZY_CUTOFF - 10 for a, b in zip(tokens, words, strict=True)
+    )
 
 
 def search_places(
@@ -395,6 +411,15 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str]]:
     return spans
 
 
+def _in_context(place: Place, context: str, phrase: str) -> bool:
+    """Whether the place's region or country name is written in the text, outside the phrase itself."""
+    from agent.countries import get_country
+
+    rest = f" {context.replace(fold(phrase), ' ')} "
+    names = [place.admin1, get_country(place.country_code).name] if place.country_code else [place.admin1]
+    return any(len(key := fold(name)) >= 4 and f" {key} " in rest for name in names if name)
+
+
 def _phrase_weights(found: list[tuple[Place, float]]) -> dict[int, float]:
     """Share of one phrase's meaning per place: exactness dominates, then population."""
     raw = {p.geonameid: quality**4 * (p.population + 1000) ** 0.75 for p, quality in found}
@@ -407,7 +432,9 @@ def find_places(
 ) -> Evidence:
     """Find place names in OCR text lines and turn them into candidate points and country likelihoods.
 
-    Each line is looked up whole (up to six words) and as 1-3-word n-grams, longest first; a span
+    Each line is looked up whole (up to six words) and as 1-3-word n-grams, longest first; a place
+    whose region or country name is also written in the text gets its match quality multiplied by
+    CONTEXT_BOOST; a span
     inside an already matched longer span is skipped, as are n-grams that start or end with a stop
     word or consist only of everyday sign words ('Main', 'Park', 'Bank', 'Hotel', ...). Country
     likelihoods sum, over matched phrases, each phrase's confidence times the share of its matches
@@ -423,6 +450,7 @@ def find_places(
         Evidence from tool "gazetteer"; a `no_result` failure when nothing matches.
     """
     inputs = {"texts": list(texts), "country_hint": country_hint, "limit": limit}
+    context = fold(" ".join(texts))
     with timed() as took:
         matches: list[tuple[str, float, list[tuple[Place, float]]]] = []
         for line in texts:
@@ -431,10 +459,14 @@ def find_places(
                 if any(s <= start and end <= e for s, e in taken):
                     continue
                 letters = len(fold(phrase).replace(" ", ""))
-                found = _ranked(phrase, None, 25, letters >= 5)
+                found = sorted(
+                    ((p, q * CONTEXT_BOOST if _in_context(p, context, phrase) else q)
+                     for p, q in _ranked(phrase, None, 25, letters >= 5)),
+                    key=lambda pq: -pq[1],
+                )
                 if found:
                     taken.append((start, end))
-                    quality = max(q for _, q in found)
+                    quality = min(1.0, max(q for _, q in found))
                     matches.append((phrase, quality * min(1.0, 0.5 + letters / 16), found))
     if not matches:
         return Evidence.failure(
