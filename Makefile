@@ -2,7 +2,7 @@
 # registries reachable: they create .venv, install what is needed, then run.
 VENV ?= .venv
 PYTHON ?= python3
-DEMO_PHOTO ?= examples/kennedy_space_center.jpg
+DEMO_PHOTO ?= examples/us_kennedy_space_center.jpg
 
 .PHONY: demo test system-deps lint bench
 
