@@ -37,7 +37,8 @@ class Settings(BaseModel):
         description="Tools the policy planner runs, in order.",
     )
     ocr_engines: tuple[str, ...] = Field(
-        default=("easyocr", "tesseract"), description="OCR engines to run, in order."
+        default=("rapidocr", "tesseract"),
+        description="OCR engines in order: rapidocr (fast; Latin, CJK), easyocr (GPU if present), tesseract.",
     )
     ocr_max_side: int = Field(default=1600, ge=256, le=8192, description="Long side OCR sees, in pixels.")
     device: Literal["auto", "cpu", "cuda"] = Field(

@@ -181,7 +181,7 @@ def test_country_hint_reranks_points_but_not_likelihoods():
 
 def test_langchain_wrappers():
     evidence = gazetteer_tool.invoke({"text": "Willkommen in\nZürich"})
-    assert evidence.ok and evidence.candidates[0].country_code == "CH"
+    assert evidence["error"] is None and evidence["candidates"][0]["country_code"] == "CH"
     assert gazetteer_tool.name == "gazetteer"
     near = reverse_place_tool.invoke({"lat": 48.8566, "lon": 2.3522})
     assert near["name"] == "Paris" and near["country_code"] == "FR" and near["distance_km"] < 1

@@ -310,8 +310,10 @@ def _match_qualities(index: _Index, key: str, fuzzy: bool) -> dict[int, float]:
 
 
 def _tokens_align(tokens: list[str], candidate: str) -> bool:
-    """Whether a fuzzy match is word by word: as many words, each close on its own ('space center' is
-    not 'placer center', though the whole strings are 88 % alike)."""
+    """Whether a fuzzy match holds word by word: as many words, each close on its own.
+
+    'space center' is not 'placer center', though the whole strings are 88 % alike.
+    """
     from rapidfuzz import fuzz
 
     words = candidate.split()
@@ -537,14 +539,14 @@ def _evidence(
 
 
 @tool("gazetteer")
-def gazetteer_tool(text: str) -> Evidence:
+def gazetteer_tool(text: str) -> dict[str, Any]:
     """Look up place names (towns, cities) written in text read from the photo, e.g. a sign.
 
     Pass the text lines read from the image, one per line. Returns candidate locations of matching
     populated places (offline GeoNames data, towns of 1000+ people) and how strongly the names point
     to each country. Everyday sign words (Main, Park, Bank, Hotel) are ignored.
     """
-    return find_places([line for line in text.splitlines() if line.strip()])
+    return find_places([line for line in text.splitlines() if line.strip()]).model_dump(mode="json")
 
 
 @tool("reverse_place")

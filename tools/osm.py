@@ -432,28 +432,37 @@ def _nominatim_evidence(rows: list[dict[str, Any]], inputs: dict[str, Any], seco
     )
 
 
-def _default_cache() -> Path:
-    from agent.cache import cache_dir
+def _settings() -> Any:
+    """Settings from the environment and config file (endpoints, time budget, retries, cache)."""
+    from agent.config import read_config_file, resolve_settings
 
-    return cache_dir() / "osm"
+    return resolve_settings(file=read_config_file())[0]
 
 
 @tool("osm")
-def osm_tool(names: str, lat: float, lon: float, radius_km: float = 5.0) -> Evidence:
+def osm_tool(names: str, lat: float, lon: float, radius_km: float = 5.0) -> dict[str, Any]:
     """Check whether OpenStreetMap has features with these names near a candidate point.
 
     Use it to confirm a guess: pass names read in the photo (shops, streets, stations), separated
     by ';', and the point and radius (km) to search around. Returns the matching features' locations.
     Needs network access to an Overpass server.
     """
-    return query_overpass(names.split(";"), around=(lat, lon, radius_km), cache_dir=_default_cache())
+    s = _settings()
+    return query_overpass(
+        names.split(";"), around=(lat, lon, radius_km), endpoint=s.overpass_url, timeout_s=s.osm_timeout_s,
+        cache_dir=s.cache_dir / "osm", retries=s.osm_retries,
+    ).model_dump(mode="json")
 
 
 @tool("geocode")
-def geocode_tool(query: str) -> Evidence:
+def geocode_tool(query: str) -> dict[str, Any]:
     """Find where an address, landmark or place name is, using OpenStreetMap's Nominatim geocoder.
 
     Pass the text as it would be typed into a map search, e.g. "Karlsplatz, Wien". Returns candidate
     locations and the countries they are in. Needs network access to a Nominatim server.
     """
-    return geocode(query, cache_dir=_default_cache())
+    s = _settings()
+    return geocode(
+        query, endpoint=s.nominatim_url, timeout_s=s.osm_timeout_s, cache_dir=s.cache_dir / "osm",
+        user_agent=s.user_agent, retries=s.osm_retries,
+    ).model_dump(mode="json")
