@@ -1,3 +1,5 @@
+import csv
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -6,12 +8,33 @@ import pytest
 from PIL import Image
 from rapidfuzz import fuzz
 
-from evals.scenes import FontMissingError, base_photo, render_sign
+from evals.scenes import FontMissingError, base_photo, render_sign, script_of
 from tools import ocr
 from tools.ocr import is_non_latin, merge_lines, read_text, tesseract_packs
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
 SIZE = (1224, 816)
+LATIN_CJK = ("Latin", "Han", "Japanese")  # scripts rapidocr reads by itself
+
+
+def _examples() -> list[dict]:
+    """The shipped example photos: labels.csv rows with the sign lines make_examples.py drew."""
+    spec = importlib.util.spec_from_file_location("make_examples", EXAMPLES / "make_examples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lines = {ex["file"]: ex["lines"] for ex in module.EXAMPLES}
+    with open(EXAMPLES / "labels.csv", encoding="utf-8") as fh:
+        return [{**row, "lines": lines[row["file"]]} for row in csv.DictReader(fh)]
+
+
+def _scripts(lines: list[str]) -> set[str]:
+    return {script_of(line) for line in lines if any(ch.isalpha() for ch in line)}
+
+
+ALL_EXAMPLES = _examples()
+PLAIN_EXAMPLES = [ex for ex in ALL_EXAMPLES if _scripts(ex["lines"]) <= set(LATIN_CJK)]
+OTHER_EXAMPLES = [ex for ex in ALL_EXAMPLES if ex not in PLAIN_EXAMPLES]
 
 
 def _sign(base: str, lines: list[str], colours=("#0b3d91", "#ffffff")) -> Image.Image:
@@ -28,12 +51,37 @@ def _sign(base: str, lines: list[str], colours=("#0b3d91", "#ffffff")) -> Image.
         pytest.skip(str(exc))
 
 
+def _photo(name: str) -> Image.Image:
+    with Image.open(EXAMPLES / name) as img:
+        return img.convert("RGB")
+
+
 def _found(word: str, text: str, at_least: float = 80) -> bool:
     return fuzz.partial_ratio(word.lower(), text.lower()) >= at_least
 
 
+def _all_found(expected: list[str], evidence) -> None:
+    text = evidence.observations["text"].replace(" ", "")
+    for line in expected:
+        assert _found(line.replace(" ", ""), text, 90), (line, evidence.observations["text"])
+
+
+def _need_packs(*packs: str) -> None:
+    have = tesseract_packs()
+    if not have:
+        pytest.skip("tesseract or its script packs are not installed (scripts/install-system-deps.sh)")
+    missing = [p for p in packs if p not in have]
+    if missing:
+        pytest.skip(f"tesseract packs {missing} are not installed (Debian tesseract-ocr-script-*)")
+
+
 def _line(text, conf, box, engine):
     return {"text": text, "confidence": conf, "box": box, "engine": engine}
+
+
+def test_examples_split_into_plain_and_other_scripts():
+    assert {ex["country_code"] for ex in PLAIN_EXAMPLES} == {"US", "FR", "JP"}
+    assert {ex["country_code"] for ex in OTHER_EXAMPLES} == {"GR", "RU", "KR"}
 
 
 def test_is_non_latin():
@@ -41,12 +89,43 @@ def test_is_non_latin():
     assert not is_non_latin("Café de Flore 75006") and not is_non_latin("03-3463")
 
 
+def test_doubtful_readings_are_misreading_shaped_or_unsure():
+    sure = {"confidence": 0.99, "box": [0, 0, 10, 10], "engine": "rapidocr"}
+    for misread in ("ΦAPMAKEIO", "Aθνα", "MocКBa", "居是マ号"):
+        assert ocr._doubtful({**sure, "text": misread}), misread
+    for fine in ("Café de Flore", "ΦΑΡΜΑΚΕΙΟ", "Москва", "東京都渋谷区", "東京タワー", "霞ケ関", "03-3463"):
+        assert not ocr._doubtful({**sure, "text": fine}), fine
+    assert ocr._doubtful({**sure, "text": "MocBa", "confidence": 0.73})
+    assert ocr._lookalike("A. 13") and not ocr._lookalike("KENNEDY") and not ocr._lookalike("03-3463")
+
+
+def test_tesseract_reading_replaces_only_misreadings():
+    def reading(text, conf, engine):
+        return _line(text, conf, [0, 0, 100, 20], engine)
+
+    assert ocr._replaces(reading("ΦΑΡΜΑΚΕΙΟ", 0.89, "tesseract"), reading("ΦAPMAKEIO", 0.99, "rapidocr"))
+    assert ocr._replaces(reading("Москва", 0.96, "tesseract"), reading("MocBa", 0.73, "rapidocr"))
+    assert ocr._replaces(reading("남산공원", 0.94, "tesseract"), reading("", 0.0, "rapidocr"))
+    # Latin, unsure or mixed-alphabet tesseract readings never replace; nor do less confident ones.
+    assert not ocr._replaces(reading("Titusville", 0.95, "tesseract"), reading("Titusvile", 0.8, "rapidocr"))
+    assert not ocr._replaces(reading("Москва", 0.5, "tesseract"), reading("MocBa", 0.3, "rapidocr"))
+    assert not ocr._replaces(reading("ТАXI", 0.95, "tesseract"), reading("TAXl", 0.8, "rapidocr"))
+    assert not ocr._replaces(reading("東京都", 0.8, "tesseract"), reading("東京都", 0.85, "rapidocr"))
+
+
+def test_tesseract_words_are_joined_per_script():
+    assert ocr._joined(["서", "울", "특별시", "중구"]) == "서울특별시 중구"
+    assert ocr._joined(["東京都", "渋谷区"]) == "東京都渋谷区"
+    assert ocr._joined(["ул.", "Тверская"]) == "ул. Тверская"
+    assert ocr._joined(["ก", "ร", "ุ", "ง", "เท", "พ"]) == "กรุงเทพ"
+
+
 def test_merge_lines_dedupes_overlapping_readings():
     lines = [
         _line("MocKBa", 0.81, [169, 128, 563, 230], "easyocr"),
         _line("Москва", 0.6, [175, 140, 548, 216], "tesseract"),
         _line("KENNEDY SPACE CENTER", 0.79, [124, 110, 592, 158], "easyocr"),
-        _line("KENNEDY SPACE CENTFR", 0.96, [130, 112, 590, 156], "tesseract"),
+        _line("KENNEDY SPACE CENTFR", 0.96, [130, 112, 590, 156], "rapidocr"),
         _line("+1 321", 0.9, [10, 400, 100, 420], "easyocr"),
         _line("Titusville", 0.9, [10, 430, 100, 450], "easyocr"),
     ]
@@ -63,14 +142,84 @@ def test_bad_engine_is_bad_input():
     assert evidence.error.type == "bad_input"
 
 
+def test_bad_device_raises():
+    with pytest.raises(ValueError, match="device"):
+        read_text(Image.new("RGB", (50, 50)), device="gpu")
+
+
+@pytest.mark.slow
 def test_tesseract_missing_binary_is_reported(monkeypatch):
     import pytesseract
 
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
-    evidence = read_text(_sign("rocket.jpg", ["KENNEDY SPACE CENTER"]), engines=("tesseract",))
+    image = _photo("us_kennedy_space_center.jpg")
+    evidence = read_text(image, engines=("tesseract",))
     assert evidence.observations["engines"]["tesseract"] == "unavailable: tesseract not installed"
     assert evidence.error.type == "unavailable"
     assert tesseract_packs() == []
+    # The default engines still read the sign with rapidocr alone.
+    evidence = read_text(image)
+    assert evidence.ok and evidence.observations["engines"]["rapidocr"] == "ok"
+    assert evidence.observations["engines"]["tesseract"] == "unavailable: tesseract not installed"
+    assert _found("KENNEDY SPACE CENTER", evidence.observations["text"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", PLAIN_EXAMPLES, ids=[ex["file"] for ex in PLAIN_EXAMPLES])
+def test_rapidocr_reads_latin_and_cjk_examples(example):
+    image = _photo(example["file"])
+    evidence = read_text(image, engines=("rapidocr",))
+    assert evidence.ok, evidence.summary
+    _all_found(example["lines"], evidence)
+    assert evidence.observations["engines"] == {"rapidocr": "ok"}
+    assert evidence.observations["device"] == "cpu" and not evidence.country_likelihoods
+    _assert_boxes_inside(evidence, image)
+    # With the default engines, confident readings are not sent to tesseract at all.
+    evidence = read_text(image)
+    assert evidence.observations["reread"] == 0, evidence.observations["lines"]
+    assert {x["engine"] for x in evidence.observations["lines"]} == {"rapidocr"}
+    _all_found(example["lines"], evidence)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", OTHER_EXAMPLES, ids=[ex["file"] for ex in OTHER_EXAMPLES])
+def test_tesseract_fixes_other_script_examples(example):
+    _need_packs("Cyrillic", "Greek", "Hangul")
+    image = _photo(example["file"])
+    evidence = read_text(image)
+    assert evidence.ok, evidence.summary
+    assert evidence.observations["engines"] == {"rapidocr": "ok", "tesseract": "ok"}
+    assert evidence.observations["reread"] >= 1
+    # Names must be read; short tokens such as 'д. 13' (house number) may stay misread as 'A. 13'.
+    _all_found([x for x in example["lines"] if any(len(w) >= 3 and w.isalpha() for w in x.split())], evidence)
+    lines = evidence.observations["lines"]
+    assert any(x["engine"] == "tesseract" and is_non_latin(x["text"]) for x in lines)
+    assert not any(ocr._mixed_alphabets(x["text"]) or ocr._odd_kana(x["text"]) for x in lines), lines
+    _assert_boxes_inside(evidence, image)
+
+
+SCRIPT_SIGNS = [
+    ("Latin", "rocket.jpg", ["KENNEDY SPACE CENTER", "Titusville, Florida", "+1 321 449 4444"]),
+    ("Han", "coffee.png", ["北京市 朝阳区", "建国路 88号", "010-6500-8888"]),
+    ("Japanese", "gravel.png", ["東京都 渋谷区", "03-3463-0000"]),
+    ("Cyrillic", "brick.png", ["Москва", "ул. Тверская", "д. 13"]),
+    ("Greek", "grass.png", ["ΦΑΡΜΑΚΕΙΟ", "Αθήνα", "210 3221 000"]),
+    ("Hangul", "chelsea.png", ["남산공원", "서울특별시 중구", "02-3783-5900"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("script", "base", "lines"), SCRIPT_SIGNS, ids=[s[0] for s in SCRIPT_SIGNS])
+def test_default_engines_read_rendered_signs(script, base, lines):
+    if script not in LATIN_CJK:
+        _need_packs(script)
+    image = _sign(base, lines)
+    evidence = read_text(image)
+    assert evidence.ok, evidence.summary
+    _all_found(lines, evidence)
+    engines = {x["engine"] for x in evidence.observations["lines"]}
+    assert ("tesseract" in engines) == (script not in LATIN_CJK), evidence.observations["lines"]
+    _assert_boxes_inside(evidence, image)
 
 
 @pytest.mark.slow
@@ -90,41 +239,23 @@ def test_easyocr_reads_latin_sign_on_real_photo():
     _assert_boxes_inside(evidence, image)
 
 
-SCRIPT_SIGNS = [
-    ("Cyrillic", "brick.png", ["Москва", "ул. Тверская", "д. 13"], ["Москва", "Тверская"]),
-    ("Greek", "grass.png", ["ΦΑΡΜΑΚΕΙΟ", "Αθήνα", "210 3221 000"], ["ΦΑΡΜΑΚΕΙΟ", "Αθήνα"]),
-    ("Japanese", "gravel.png", ["東京都 渋谷区", "03-3463-0000"], ["東京都", "渋谷区"]),
-    ("Hangul", "chelsea.png", ["남산공원", "서울특별시 중구", "02-3783-5900"], ["서울특별시", "중구"]),
-]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    ("pack", "base", "lines", "expected"), SCRIPT_SIGNS, ids=[s[0] for s in SCRIPT_SIGNS]
-)
-def test_tesseract_reads_non_latin_signs(pack, base, lines, expected):
-    packs = tesseract_packs()
-    if not packs:
-        pytest.skip("tesseract or its script packs are not installed (scripts/install-system-deps.sh)")
-    if pack not in packs:
-        pytest.skip(f"tesseract pack {pack} is not installed (Debian tesseract-ocr-script-*)")
-    image = _sign(base, lines)
-    evidence = read_text(image)
-    assert evidence.ok, evidence.summary
+def test_easyocr_with_tesseract_reads_cyrillic():
+    _need_packs("Cyrillic")
+    image = _photo("ru_moscow_tverskaya.jpg")
+    evidence = read_text(image, engines=("easyocr", "tesseract"))
     assert evidence.observations["engines"] == {"easyocr": "ok", "tesseract": "ok"}
-    text = evidence.observations["text"].replace(" ", "")
-    for word in expected:
-        assert _found(word, text), (word, text)
-    assert any(x["engine"] == "tesseract" and is_non_latin(x["text"]) for x in evidence.observations["lines"])
+    _all_found(["Москва", "Тверская"], evidence)
     _assert_boxes_inside(evidence, image)
 
 
 @pytest.mark.slow
-def test_photo_without_text_is_no_result():
-    image = base_photo("coffee.png", size=SIZE)
+@pytest.mark.parametrize("base", ["coffee.png", "chelsea.png"])
+def test_photo_without_text_is_no_result(base):
+    image = base_photo(base, size=SIZE)
     evidence = read_text(image)
     assert evidence.error is not None and evidence.error.type == "no_result", evidence.observations
-    assert evidence.observations["lines"] == [] and evidence.observations["engines"]["easyocr"] == "ok"
+    assert evidence.observations["lines"] == [] and evidence.observations["engines"]["rapidocr"] == "ok"
 
 
 @pytest.mark.slow
@@ -136,10 +267,29 @@ def test_real_street_photo(shared_data):
     with Image.open(photos[0]) as img:
         image = img.convert("RGB")
     evidence = read_text(image)
-    assert evidence.tool == "ocr" and evidence.observations["engines"]["easyocr"] == "ok"
+    assert evidence.tool == "ocr" and evidence.observations["engines"]["rapidocr"] == "ok"
     assert evidence.ok or evidence.error.type == "no_result"
     assert evidence.observations["text"] == "\n".join(x["text"] for x in evidence.observations["lines"])
     _assert_boxes_inside(evidence, image)
+
+
+@pytest.mark.slow
+def test_normal_read_prints_nothing_and_needs_no_network():
+    code = (
+        "import socket\n"
+        "def refuse(*args):\n"
+        "    raise OSError('network used')\n"
+        "socket.socket.connect = refuse\n"
+        "from PIL import Image\n"
+        "from tools.ocr import read_text\n"
+        "img = Image.open('examples/ru_moscow_tverskaya.jpg')\n"
+        "print(read_text(img).observations['engines'])\n"
+        "print(read_text(img, engines=('easyocr',)).observations['engines'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr == "", done.stderr[-2000:]
+    assert "'rapidocr': 'ok'" in done.stdout and "'easyocr': 'ok'" in done.stdout, done.stdout
 
 
 @pytest.mark.slow
@@ -164,4 +314,4 @@ def _assert_boxes_inside(evidence, image):
     for line in evidence.observations["lines"]:
         x0, y0, x1, y1 = line["box"]
         assert 0 <= x0 < x1 <= image.width and 0 <= y0 < y1 <= image.height, line
-        assert 0 <= line["confidence"] <= 1 and line["engine"] in ("easyocr", "tesseract")
+        assert 0 <= line["confidence"] <= 1 and line["engine"] in ocr.ENGINES
