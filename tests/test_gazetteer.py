@@ -185,3 +185,16 @@ def test_langchain_wrappers():
     assert gazetteer_tool.name == "gazetteer"
     near = reverse_place_tool.invoke({"lat": 48.8566, "lon": 2.3522})
     assert near["name"] == "Paris" and near["country_code"] == "FR" and near["distance_km"] < 1
+
+
+def test_cjk_names_are_found_inside_unspaced_text():
+    tokyo = find_places(["東京都渋谷区"])
+    assert tokyo.ok and tokyo.candidates[0].country_code == "JP"
+    assert {"Tokyo", "Shibuya"} <= {c.label.split(",")[0] for c in tokyo.candidates}
+    seoul = find_places(["서울특별시 중구"])
+    assert seoul.ok and seoul.candidates[0].label.startswith("Seoul")
+
+
+def test_big_exact_city_outranks_a_fuzzy_village():
+    evidence = find_places(["Москва", "ул. Тверская"])
+    assert evidence.candidates[0].label.startswith("Moscow, Moscow, RU")

@@ -59,6 +59,8 @@ _SPECIAL = str.maketrans(
 )
 _NON_WORD = re.compile(r"[\W_]+")
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
+"""Runs of Han, kana or Hangul: scripts written without spaces between words."""
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _CODE = re.compile(r"[A-Z]{1,4}")
 _WEB = re.compile(r"\S*(?:@|://|www\.)\S*|\S+\.(?:com|net|org|info|[a-z]{2})\b\S*")
@@ -70,6 +72,7 @@ STOP_WORDS = frozenset(
 
 COMMON_WORDS = frozenset(
     """
+    공원 公园 公園
     main park bank hotel motel hostel inn street st road rd avenue ave lane drive way boulevard square
     plaza place court station centre center central city town village downtown north south east west
     upper lower market church chapel cathedral temple mosque school college university academy hospital
@@ -410,6 +413,10 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str]]:
             if sum(len(w) for w in chunk) < 3:
                 continue
             spans.append((start, start + size, " ".join(words[start : start + size])))
+    for run in _UNSPACED.finditer(line):  # CJK: every 2-8 character substring, longest first,
+        text, base = run.group(), 10_000 + run.start()  # at character offsets past the word indices
+        for size in range(min(8, len(text)), 1, -1):
+            spans += [(base + i, base + i + size, text[i : i + size]) for i in range(len(text) - size + 1)]
     return spans
 
 
@@ -457,13 +464,16 @@ def find_places(
         matches: list[tuple[str, float, list[tuple[Place, float]]]] = []
         for line in texts:
             taken: list[tuple[int, int]] = []
+            looked_up: set[str] = set()
             for start, end, phrase in _phrases(line):
-                if any(s <= start and end <= e for s, e in taken):
+                if phrase in looked_up or any(s <= start and end <= e for s, e in taken):
                     continue
+                looked_up.add(phrase)
                 letters = len(fold(phrase).replace(" ", ""))
+                fuzzy = letters >= 5 and not _UNSPACED.fullmatch(phrase)
                 found = sorted(
                     ((p, q * CONTEXT_BOOST if _in_context(p, context, phrase) else q)
-                     for p, q in _ranked(phrase, None, 25, letters >= 5)),
+                     for p, q in _ranked(phrase, None, 25, fuzzy)),
                     key=lambda pq: -pq[1],
                 )
                 if found:
@@ -490,7 +500,7 @@ def _evidence(
         per_country: dict[str, float] = defaultdict(float)
         for place, _ in found:
             by_id.setdefault(place.geonameid, place)
-            support[place.geonameid] += confidence * shares[place.geonameid]
+            support[place.geonameid] += confidence * shares[place.geonameid] * _pop_factor(place.population)
             per_country[place.country_code] += confidence * shares[place.geonameid]
         for code, value in per_country.items():
             likes[code] += value
