@@ -58,7 +58,7 @@ def run_bench(photos: list[Path], *, repeat: int, accuracy_limit: int, settings:
     from agent.photo import load_photo
     from agent.policy import locate
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # logs keep whole photo names
     photos = photos or sorted(p for p in EXAMPLES.glob("*.jpg"))
     if not photos:
         raise SystemExit("geosleuth: error: no photos given and none in examples/")

@@ -306,8 +306,11 @@ def test_shim_imports():
 def test_langchain_wrapper_reads_a_file(tmp_path):
     path = tmp_path / "sign.jpg"
     _sign("rocket.jpg", ["KENNEDY SPACE CENTER"]).save(path)
-    result = ocr.ocr.invoke({"path": str(path)})
+    result = ocr.ocr_tool.invoke({"path": str(path)})
     assert result["tool"] == "ocr" and _found("KENNEDY", result["observations"]["text"])
+    (tmp_path / "not.jpg").write_text("text")
+    refused = ocr.ocr_tool.invoke({"path": str(tmp_path / "not.jpg")})
+    assert refused["error"]["type"] == "bad_input"
 
 
 def _assert_boxes_inside(evidence, image):

@@ -651,7 +651,7 @@ from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrappe
 
 
 @tool("ocr")
-def ocr(path: str) -> dict[str, Any]:
+def ocr_tool(path: str) -> dict[str, Any]:
     """Read the text visible in a photo: signs, shop fronts, street names, plates, phone numbers.
 
     Reads Latin, Chinese and Japanese text and, where tesseract's packs are installed, Cyrillic,
@@ -662,5 +662,10 @@ def ocr(path: str) -> dict[str, Any]:
     Args:
         path: Path of the photo file.
     """
-    with Image.open(path) as img:
-        return read_text(img).model_dump(mode="json")
+    from agent.photo import PhotoError, load_photo
+
+    try:
+        photo = load_photo(path)
+    except PhotoError as exc:
+        return Evidence.failure("ocr", "bad_input", str(exc)).model_dump(mode="json")
+    return read_text(photo.image).model_dump(mode="json")
