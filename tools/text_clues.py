@@ -212,13 +212,13 @@ def _script_clues(text: str) -> list[Clue]:
 
 @cache
 def _detector() -> Any:
-    """Build the lingua detector once, for all languages, in low-accuracy mode.
+    """Build the lingua detector once, for all spoken languages (no Latin), in low-accuracy mode.
 
     Measured: ~70 MB and 0.35 s to first answer, against ~1.1 GB and 10 s for the high-accuracy models.
     """
     from lingua import LanguageDetectorBuilder
 
-    return LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+    return LanguageDetectorBuilder.from_all_spoken_languages().with_low_accuracy_mode().build()
 
 
 def _language_clues(texts: list[str]) -> list[Clue]:
