@@ -95,7 +95,7 @@ def run_bench(photos: list[Path], *, repeat: int, accuracy_limit: int, settings:
 
 def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: ANN001 - rich Console
     """Score the policy on the first `limit` photos of im2gps3k-dev with all metadata withheld."""
-    from agent.photo import load_photo
+    from agent.photo import PhotoError, load_photo
     from agent.policy import locate
     from evals.metrics import Scored, summarize
 
@@ -108,9 +108,13 @@ def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: AN
     blind = settings.model_copy(update={"use_metadata": False})
     scored, start = [], time.perf_counter()
     for row in rows:
-        guess = locate(load_photo(IM2GPS_DEV / "images" / row["file"]), blind).guess
-        scored.append(Scored(float(row["lat"]), float(row["lon"]), row["country_code"] or None,
-                             guess.lat, guess.lon, guess.country_code))
+        try:
+            guess = locate(load_photo(IM2GPS_DEV / row["file"]), blind).guess
+            answer = (guess.lat, guess.lon, guess.country_code)
+        except PhotoError as exc:  # counted as unanswered, never as (0, 0)
+            console.print(f"[yellow]{exc}[/yellow]")
+            answer = (None, None, None)
+        scored.append(Scored(float(row["lat"]), float(row["lon"]), row["country_code"] or None, *answer))
     metrics = summarize(scored)
     seconds = (time.perf_counter() - start) / len(rows)
     console.print(f"im2gps3k-dev, first {len(rows)} photos, metadata withheld (development numbers):")

@@ -52,13 +52,15 @@ def locate(
     ] = False,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Locate one photo with the policy planner and print the answer and the evidence behind it."""
     from agent.photo import PhotoError, load_photo
 
     settings = load_settings(
-        config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device
+        config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device,
+        prior=prior,
     )
     try:
         loaded = load_photo(photo, max_pixels=settings.max_pixels)
@@ -88,12 +90,14 @@ def bench(
     accuracy: Annotated[
         int, typer.Option(help="Also score the policy on the first N photos of ../shared/data/im2gps3k-dev.")
     ] = 0,
+    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     config: ConfigOption = None,
 ) -> None:
     """Print speed and memory figures: CLI start-up, cold and warm seconds per photo, peak RSS."""
     from agent.bench import run_bench
 
-    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=load_settings(config))
+    settings = load_settings(config, prior=prior)
+    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=settings)
 
 
 def main() -> None:

@@ -36,6 +36,10 @@ class Settings(BaseModel):
         default=("exif", "ocr", "text_clues", "gazetteer", "osm"),
         description="Tools the policy planner runs, in order.",
     )
+    prior: Literal["gdp", "population", "uniform"] = Field(
+        default="gdp",
+        description="Prior over countries: share of world GDP (Natural Earth), of population, or uniform.",
+    )
     ocr_engines: tuple[str, ...] = Field(
         default=("rapidocr", "tesseract"),
         description="OCR engines in order: rapidocr (fast; Latin, CJK), easyocr (GPU if present), tesseract.",

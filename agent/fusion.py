@@ -1,8 +1,8 @@
 """The deterministic fusion rule: prior + evidence -> Belief -> Guess (the no-LLM baseline).
 
 Documented in docs/fusion.md. In short:
-1. Prior over countries: population share (GeoNames via `agent.countries.population_prior`),
-   a general source, never fitted to any benchmark.
+1. Prior over countries from a general source, never fitted to any benchmark: by default the share
+   of world GDP (Natural Earth), or population share (GeoNames), or uniform (`Settings.prior`).
 2. Each Evidence updates the Belief by log-linear pooling (`Belief.update`), scaled by the tool's
    weight in `TOOL_WEIGHTS` and the evidence's own `strength`.
 3. The Guess takes the most probable country; its point is the best-supported candidate point inside
@@ -65,11 +65,33 @@ class Fusion:
         return rows
 
 
-def population_belief() -> Belief:
-    """Return the prior Belief: each country's share of world population."""
-    from agent.countries import population_prior
+PRIOR_FLOOR = 1e-4
+"""Smallest share any country gets in a prior, relative to the largest, so none starts at zero."""
 
-    return Belief.from_prior(population_prior())
+
+def prior_belief(kind: str = "gdp") -> Belief:
+    """Return the prior Belief over countries, from a general source (never from benchmark labels).
+
+    `gdp`: each country's share of world GDP (Natural Earth GDP_MD), a proxy for how many photos are
+    taken there (cameras, travel, photo sharing scale with wealth); `population`: share of world
+    population (GeoNames); `uniform`: every country alike. Countries without a figure get the floor.
+    """
+    from agent.countries import all_countries, population_prior
+
+    codes = all_countries()
+    if kind == "population":
+        weights = population_prior()
+    elif kind == "gdp":
+        from agent.geo import country_gdp_musd
+
+        gdp = country_gdp_musd()
+        weights = {code: gdp.get(code, 0.0) for code in codes}
+    elif kind == "uniform":
+        weights = {code: 1.0 for code in codes}
+    else:
+        raise ValueError(f"unknown prior {kind!r}: use gdp, population or uniform")
+    floor = max(weights.values()) * PRIOR_FLOOR
+    return Belief.from_prior({code: max(w, floor) for code, w in weights.items()})
 
 
 def best_point(belief: Belief, country_code: str, strengths: dict[str, float]) -> Candidate | None:

@@ -36,6 +36,7 @@ class CountryShape:
     code: str
     name: str
     area_km2: float
+    gdp_musd: float  # Natural Earth GDP_MD: gross domestic product, million US$ (GDP_YEAR, mostly 2019)
     geometry: object  # shapely (Multi)Polygon, lon/lat degrees
 
 
@@ -55,7 +56,8 @@ def country_shapes() -> tuple[CountryShape, ...]:
             if len(code) != 2 or not code.isalpha():
                 continue
             polygon = shape(geom.__geo_interface__)
-            shapes.append(CountryShape(code, str(row["NAME_EN"]), _area_km2(polygon), polygon))
+            gdp = max(float(row["GDP_MD"] or 0), 0.0)
+            shapes.append(CountryShape(code, str(row["NAME_EN"]), _area_km2(polygon), gdp, polygon))
     return tuple(shapes)
 
 
@@ -91,6 +93,15 @@ def country_areas_km2() -> dict[str, float]:
     for s in country_shapes():
         areas[s.code] = areas.get(s.code, 0.0) + s.area_km2
     return areas
+
+
+@lru_cache(maxsize=1)
+def country_gdp_musd() -> dict[str, float]:
+    """Return each country's GDP in million US$ from Natural Earth (0 where it gives none)."""
+    gdp: dict[str, float] = {}
+    for s in country_shapes():
+        gdp[s.code] = gdp.get(s.code, 0.0) + s.gdp_musd
+    return gdp
 
 
 def _area_km2(polygon) -> float:  # noqa: ANN001 - shapely geometry

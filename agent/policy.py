@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.config import Settings
-from agent.fusion import Fusion, commit, population_belief
+from agent.fusion import Fusion, commit, prior_belief
 from agent.photo import Photo
 from agent.state import Evidence, Guess, ToolError
 
@@ -58,7 +58,7 @@ def locate(
     """
     start = time.perf_counter()
     seen = photo if settings.use_metadata else photo.without_metadata()
-    fusion = Fusion(prior=population_belief())
+    fusion = Fusion(prior=prior_belief(settings.prior))
     lines: list[str] = []
 
     def run(tool: str, call: Callable[[], Evidence]) -> Evidence:

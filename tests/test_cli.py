@@ -15,6 +15,7 @@ from agent.geo import distance_km
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+SHARED_DATA = REPO.parent / "shared" / "data"
 GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
 
 
@@ -130,8 +131,13 @@ def test_no_metadata_withholds_a_planted_location(tmp_path):
 
 @pytest.mark.slow
 def test_bench_prints_its_figures():
+    """Speed figures always; accuracy on the shared research photos, or a clear skip when absent."""
     photo = EXAMPLES / example_labels()[0]["file"]
-    done = run("bench", str(photo), "--repeat", "1")
+    done = run("bench", str(photo), "--repeat", "1", "--accuracy", "3")
     assert done.returncode == 0, done.stderr
     for figure in ("help_s", "warm_locate_s", "peak_rss_gb", photo.name):
         assert figure in done.stdout
+    if SHARED_DATA.is_dir():
+        assert "first 3 photos" in done.stdout and "median_km" in done.stdout
+    else:
+        assert "skipped accuracy" in done.stdout
