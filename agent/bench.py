@@ -18,7 +18,7 @@ from agent.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-IM2GPS_DEV = REPO.parent / "shared" / "data" / "im2gps3k-dev"
+SHARED_DATA = REPO.parent / "shared" / "data"
 TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
 
 
@@ -50,7 +50,9 @@ def time_cold(photo: Path) -> float:
     return time.perf_counter() - start
 
 
-def run_bench(photos: list[Path], *, repeat: int, accuracy_limit: int, settings: Settings) -> None:
+def run_bench(
+    photos: list[Path], *, repeat: int, accuracy_limit: int, settings: Settings, dataset: str = "im2gps3k-dev"
+) -> None:
     """Measure and print: start-up, cold and warm seconds per photo, peak RSS, optional accuracy."""
     from rich.console import Console
     from rich.table import Table
@@ -90,16 +92,19 @@ def run_bench(photos: list[Path], *, repeat: int, accuracy_limit: int, settings:
         summary.add_row(name, f"{value:.2f}", f"< {TARGETS[name]}", "yes" if value < TARGETS[name] else "NO")
     console.print(summary)
     if accuracy_limit:
-        bench_accuracy(accuracy_limit, settings, console)
+        bench_accuracy(dataset, accuracy_limit, settings, console)
 
 
-def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: ANN001 - rich Console
-    """Score the policy on the first `limit` photos of im2gps3k-dev with all metadata withheld."""
+def bench_accuracy(dataset: str, limit: int, settings: Settings, console) -> None:  # noqa: ANN001
+    """Score the policy on the first `limit` photos of a ../shared/data set, all metadata withheld.
+
+    The set's folder holds `labels.csv` with columns file, lat, lon, country_code.
+    """
     from agent.photo import PhotoError, load_photo
     from agent.policy import locate
     from evals.metrics import Scored, summarize
 
-    labels = IM2GPS_DEV / "labels.csv"
+    labels = SHARED_DATA / dataset / "labels.csv"
     if not labels.is_file():
         console.print(f"[yellow]skipped accuracy: {labels} is absent (shared research data)[/yellow]")
         return
@@ -109,7 +114,7 @@ def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: AN
     scored, start = [], time.perf_counter()
     for row in rows:
         try:
-            guess = locate(load_photo(IM2GPS_DEV / row["file"]), blind).guess
+            guess = locate(load_photo(labels.parent / row["file"]), blind).guess
             answer = (guess.lat, guess.lon, guess.country_code)
         except PhotoError as exc:  # counted as unanswered, never as (0, 0)
             console.print(f"[yellow]{exc}[/yellow]")
@@ -117,6 +122,6 @@ def bench_accuracy(limit: int, settings: Settings, console) -> None:  # noqa: AN
         scored.append(Scored(float(row["lat"]), float(row["lon"]), row["country_code"] or None, *answer))
     metrics = summarize(scored)
     seconds = (time.perf_counter() - start) / len(rows)
-    console.print(f"im2gps3k-dev, first {len(rows)} photos, metadata withheld (development numbers):")
+    console.print(f"{dataset}, first {len(rows)} photos, metadata withheld (development numbers):")
     console.print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()}
                   | {"seconds_per_photo": round(seconds, 2)})

@@ -88,8 +88,11 @@ def bench(
     ] = None,
     repeat: Annotated[int, typer.Option(min=1, help="Warm runs per photo.")] = 2,
     accuracy: Annotated[
-        int, typer.Option(help="Also score the policy on the first N photos of ../shared/data/im2gps3k-dev.")
+        int, typer.Option(help="Score the policy on the first N photos of --dataset, metadata withheld.")
     ] = 0,
+    dataset: Annotated[
+        str, typer.Option(help="A folder of ../shared/data with labels.csv (file, lat, lon, country_code).")
+    ] = "im2gps3k-dev",
     prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     config: ConfigOption = None,
 ) -> None:
@@ -97,7 +100,7 @@ def bench(
     from agent.bench import run_bench
 
     settings = load_settings(config, prior=prior)
-    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=settings)
+    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=settings, dataset=dataset)
 
 
 def main() -> None:
