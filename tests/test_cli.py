@@ -141,3 +141,18 @@ def test_bench_prints_its_figures():
         assert "first 3 photos" in done.stdout and "median_km" in done.stdout
     else:
         assert "skipped accuracy" in done.stdout
+
+
+@pytest.mark.slow
+def test_locate_uses_camera_gps_when_metadata_is_allowed(shared_data):
+    """A real HEIC with an EXIF GPS fix: answer at the fix; with --no-metadata the fix is not used."""
+    with (shared_data / "exif-gps" / "labels.csv").open(newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["id"] == "eg_001")
+    photo = shared_data / "exif-gps" / row["file"]
+    seeing = json.loads(run("locate", "--json", str(photo)).stdout)
+    assert seeing["guess"]["country_code"] == row["country_code"]
+    error = distance_km(float(row["lat"]), float(row["lon"]), seeing["guess"]["lat"], seeing["guess"]["lon"])
+    assert error < 0.1
+    blind = json.loads(run("locate", "--json", "--no-metadata", str(photo)).stdout)
+    assert all(e["tool"] != "exif" for e in blind["evidence"])
+    assert blind["guess"]["lat"] != seeing["guess"]["lat"]
