@@ -86,22 +86,24 @@ def country_at(lat: float, lon: float) -> str | None:
     return None
 
 
+def _per_country(field: str) -> dict[str, float]:
+    """Sum a numeric field of the country shapes over every shape with the same code."""
+    totals: dict[str, float] = {}
+    for s in country_shapes():
+        totals[s.code] = totals.get(s.code, 0.0) + getattr(s, field)
+    return totals
+
+
 @lru_cache(maxsize=1)
 def country_areas_km2() -> dict[str, float]:
     """Return each country's land area in km² from its polygons (all parts summed)."""
-    areas: dict[str, float] = {}
-    for s in country_shapes():
-        areas[s.code] = areas.get(s.code, 0.0) + s.area_km2
-    return areas
+    return _per_country("area_km2")
 
 
 @lru_cache(maxsize=1)
 def country_gdp_musd() -> dict[str, float]:
     """Return each country's GDP in million US$ from Natural Earth (0 where it gives none)."""
-    gdp: dict[str, float] = {}
-    for s in country_shapes():
-        gdp[s.code] = gdp.get(s.code, 0.0) + s.gdp_musd
-    return gdp
+    return _per_country("gdp_musd")
 
 
 def _area_km2(polygon) -> float:  # noqa: ANN001 - shapely geometry
