@@ -48,7 +48,7 @@ def locate(
     photo: Annotated[Path, typer.Argument(help="The photo (JPEG, PNG, TIFF, WebP, HEIC, ...).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, not a panel.")] = False,
     no_metadata: Annotated[
-        bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments from every tool.")
+        bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
     ] = False,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
