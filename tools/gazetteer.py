@@ -420,11 +420,10 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str]]:
     return spans
 
 
-def _in_context(place: Place, context: str, phrase: str) -> bool:
-    """Whether the place's region or country name is written in the text, outside the phrase itself."""
+def _in_context(place: Place, rest: str) -> bool:
+    """Whether the place's region or country name is written in `rest` (the text minus the phrase)."""
     from agent.countries import get_country
 
-    rest = f" {context.replace(fold(phrase), ' ')} "
     names = [place.admin1, get_country(place.country_code).name] if place.country_code else [place.admin1]
     return any(len(key := fold(name)) >= 4 and f" {key} " in rest for name in names if name)
 
@@ -471,8 +470,9 @@ def find_places(
                 looked_up.add(phrase)
                 letters = len(fold(phrase).replace(" ", ""))
                 fuzzy = letters >= 5 and not _UNSPACED.fullmatch(phrase)
+                rest = f" {context.replace(fold(phrase), ' ')} "
                 found = sorted(
-                    ((p, q * CONTEXT_BOOST if _in_context(p, context, phrase) else q)
+                    ((p, q * CONTEXT_BOOST if _in_context(p, rest) else q)
                      for p, q in _ranked(phrase, None, 25, fuzzy)),
                     key=lambda pq: -pq[1],
                 )
