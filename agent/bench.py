@@ -20,6 +20,20 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 SHARED_DATA = REPO.parent / "shared" / "data"
 TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
+# Suites beyond "locate" (this module): each is `module:function`, called with the Settings; it prints.
+SUITES = {
+    "agent": "agent.bench_agent:run",
+    "eval": "evals.bench_eval:run",
+    "vision": "evals.bench_vision:run",
+}
+
+
+def run_suite(name: str, settings: Settings) -> None:
+    """Run the benchmark suite `name` from SUITES."""
+    import importlib
+
+    module, function = SUITES[name].split(":")
+    getattr(importlib.import_module(module), function)(settings)
 
 
 def _script() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -94,13 +95,32 @@ def bench(
         str, typer.Option(help="A folder of ../shared/data with labels.csv (file, lat, lon, country_code).")
     ] = "im2gps3k-dev",
     prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
+    suite: Annotated[
+        list[str] | None,
+        typer.Option(help="Suites to run, repeatable: locate, agent, eval, vision, or all. Default: locate."),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print speed and memory figures: CLI start-up, cold and warm seconds per photo, peak RSS."""
-    from agent.bench import run_bench
+    """Print speed and memory figures: start-up, seconds per photo, peak RSS; agent, eval, vision."""
+    from agent.bench import SUITES, run_bench, run_suite
 
+    known = ["locate", *SUITES]
+    chosen = known if suite == ["all"] else (suite or ["locate"])
+    for name in chosen:
+        if name not in known:
+            fail(f"unknown bench suite {name!r}; known: {', '.join(known)}, all")
     settings = load_settings(config, prior=prior)
-    run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=settings, dataset=dataset)
+    if "locate" in chosen:
+        run_bench(photos or [], repeat=repeat, accuracy_limit=accuracy, settings=settings, dataset=dataset)
+    for name in chosen:
+        if name != "locate":
+            run_suite(name, settings)
+
+
+# Modules that add commands through `register(app)`; each imports only typer and light modules at top level.
+COMMAND_MODULES: tuple[str, ...] = ()
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
 
 
 def main() -> None:

@@ -62,6 +62,52 @@ class Settings(BaseModel):
     user_agent: str = Field(default="geosleuth/0.1 (offline-first photo geolocation)",
                             description="User-Agent sent to OSM services.")
     cache_dir: Path = Field(default_factory=cache_dir, description="Folder for on-disk caches.")
+    # the agent
+    planner: Literal["auto", "policy", "llm"] = Field(
+        default="auto",
+        description="Who picks the next tool: an LLM, the fixed policy, or auto (LLM if one answers).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Ollama). "
+        "Unset: the embedded local model.",
+    )
+    llm_model: str | None = Field(default=None, description="Model name sent to the endpoint.")
+    llm_api_key_env: str = Field(
+        default="OPENAI_API_KEY", description="Environment variable holding the API key (never stored)."
+    )
+    llm_vision: Literal["auto", "yes", "no"] = Field(
+        default="auto", description="Send the photo to the LLM: auto asks the model's capabilities."
+    )
+    llm_tool_calling: Literal["auto", "native", "json"] = Field(
+        default="auto",
+        description="Native tool calls, or JSON-schema constrained decisions (small local models).",
+    )
+    llm_threads: int = Field(
+        default=0, ge=0, le=256, description="CPU threads of the embedded model (0: all)."
+    )
+    llm_context: int = Field(
+        default=8192, ge=1024, le=131072, description="Context window of the embedded model."
+    )
+    max_steps: int = Field(default=8, ge=1, le=64, description="Agent budget: tool calls per photo.")
+    max_seconds: float = Field(default=120.0, gt=0, description="Agent budget: seconds per photo.")
+    max_tokens: int = Field(default=20_000, ge=256, description="Agent budget: LLM tokens per photo.")
+    stop_confidence: float = Field(
+        default=0.9, gt=0, le=1, description="The guard commits once the top country has this probability."
+    )
+    trace_db: Path | None = Field(
+        default=None, description="SQLite trace store (default: <cache_dir>/traces.sqlite)."
+    )
+    # vision
+    clip_model: str | None = Field(
+        default=None,
+        description="CLIP for zero-shot and retrieval: open_clip 'arch/pretrained', an HF name, "
+        "or a local path. "
+        "Unset: the first model found in ../shared/models, else none.",
+    )
+    retrieval_index: Path | None = Field(
+        default=None, description="FAISS index made by `geosleuth index build` for the retrieval tool."
+    )
 
     @field_validator("tools")
     @classmethod
