@@ -6,7 +6,17 @@ import math
 
 import pytest
 
-from evals.metrics import Scored, geoscore, summarize
+from evals.metrics import (
+    Metric,
+    Scored,
+    bootstrap_ci,
+    coverage_accuracy,
+    geoscore,
+    per_continent,
+    per_country,
+    scored_from_result,
+    summarize,
+)
 
 
 def test_geoscore_endpoints():
@@ -33,3 +43,95 @@ def test_summary_counts_unanswered_as_wrong_never_as_zero_zero():
 def test_empty_is_an_error():
     with pytest.raises(ValueError):
         summarize([])
+
+
+PARIS, LONDON, TOKYO = (48.8566, 2.3522), (51.5074, -0.1278), (35.6762, 139.6503)
+PARIS_LONDON_KM = 343.92  # WGS84 geodesic (a sphere gives ~343.5)
+
+
+def _rows_with_misses(misses: int) -> list[Scored]:
+    rows = [
+        Scored(*PARIS, "FR", *PARIS, "FR", 0.9),  # exact
+        Scored(*PARIS, "FR", *LONDON, "GB", 0.6),  # wrong country, 343.9 km
+        Scored(*TOKYO, "JP", *PARIS, "FR", 0.2),  # ~9,700 km
+    ]
+    return rows + [Scored(*LONDON, "GB", None, None, None, 0.0)] * misses
+
+
+def test_headline_metrics_count_misses_as_wrong_infinite_and_zero_score():
+    rows = _rows_with_misses(2)
+    assert rows[1].distance_km == pytest.approx(PARIS_LONDON_KM, abs=0.01)
+    out = summarize(rows)
+    assert out["n"] == 5 and out["unanswered"] == 2
+    assert out["country_accuracy"] == pytest.approx(1 / 5)
+    assert out["within_1km"] == pytest.approx(1 / 5)
+    assert out["within_200km"] == pytest.approx(1 / 5)
+    assert out["within_750km"] == pytest.approx(2 / 5)
+    assert out["within_2500km"] == pytest.approx(2 / 5)
+    # sorted errors: 0, 343.9, 9700, inf, inf -> the median is the real 9,700 km error
+    assert out["median_km_all"] == pytest.approx(rows[2].distance_km)
+    scores = 5000 + geoscore(PARIS_LONDON_KM) + geoscore(rows[2].distance_km) + 0 + 0
+    assert out["geoscore_all"] == pytest.approx(scores / 5)
+    # over answered rows only, with the misses stated
+    assert out["mean_km"] == pytest.approx((PARIS_LONDON_KM + rows[2].distance_km) / 3, abs=0.01)
+    assert out["median_km"] == pytest.approx(PARIS_LONDON_KM, abs=0.01)
+
+
+def test_median_is_infinite_once_half_or_more_are_misses():
+    assert math.isinf(summarize(_rows_with_misses(3))["median_km_all"])
+    assert math.isinf(summarize(_rows_with_misses(4))["median_km_all"])
+    everything_missed = summarize([Scored(*PARIS, "FR", None, None, None)] * 2)
+    assert math.isinf(everything_missed["median_km_all"]) and everything_missed["geoscore_all"] == 0
+    assert math.isnan(everything_missed["mean_km"])
+
+
+def test_result_rows_without_a_point_are_misses_never_zero_zero():
+    truth = {"lat": 0.1, "lon": 0.1, "country": None}
+    for guess in (None, {"country": "FR", "lat": None, "lon": None, "confidence": 0.5},
+                  {"country": None, "lat": 0.0, "lon": None, "confidence": 0.0}):
+        scored = scored_from_result({"id": "x", "truth": truth, "guess": guess})
+        assert scored.distance_km is None and math.isinf(scored.error_km)
+        assert summarize([scored])["within_25km"] == 0
+    answered = scored_from_result({"id": "y", "truth": {"lat": PARIS[0], "lon": PARIS[1], "country": "FR"},
+                                   "guess": {"country": "GB", "lat": LONDON[0], "lon": LONDON[1],
+                                             "confidence": 0.25}})
+    assert answered.error_km == pytest.approx(PARIS_LONDON_KM, abs=0.01)
+    assert answered.confidence == 0.25 and not answered.country_correct
+    with pytest.raises(ValueError, match="no truth"):
+        scored_from_result({"id": "z", "truth": {"lat": None}, "guess": None})
+
+
+def test_per_continent_and_per_country_groups():
+    rows = _rows_with_misses(1)
+    continents = per_continent(rows)
+    assert list(continents) == ["EU", "AS"]  # largest group first
+    assert continents["EU"]["n"] == 3 and continents["EU"]["unanswered"] == 1
+    assert continents["EU"]["country_accuracy"] == pytest.approx(1 / 3)
+    assert continents["AS"]["country_accuracy"] == 0
+    countries = per_country(rows)
+    assert {k: v["n"] for k, v in countries.items()} == {"FR": 2, "GB": 1, "JP": 1}
+    assert countries["FR"]["within_1km"] == pytest.approx(1 / 2)
+
+
+def test_coverage_accuracy_ranks_by_confidence():
+    rows = _rows_with_misses(1) + [Scored(*TOKYO, "JP", *TOKYO, "JP", 0.95)] * 5
+    curve = coverage_accuracy(rows)
+    assert [p.coverage for p in curve] == pytest.approx([i / 10 for i in range(1, 11)])
+    # the 5 most confident (0.95) are all right, then 0.9 right, 0.6 wrong, 0.2 wrong, the miss wrong
+    assert [p.n for p in curve] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 9]
+    assert [p.country_accuracy for p in curve[:6]] == [1.0] * 6
+    assert curve[6].country_accuracy == pytest.approx(6 / 7) and curve[6].min_confidence == 0.6
+    assert curve[-1].country_accuracy == pytest.approx(6 / 9)
+    assert curve[-1].within_200km == pytest.approx(6 / 9)
+
+
+def test_bootstrap_ci_is_reproducible_and_brackets_the_estimate():
+    rows = _rows_with_misses(2) * 20
+    low, high = bootstrap_ci(rows, "country_accuracy", n=500, seed=1)
+    assert (low, high) == bootstrap_ci(rows, "country_accuracy", n=500, seed=1)
+    assert 0.05 < low < 0.2 < high < 0.35
+    assert bootstrap_ci([Scored(*PARIS, "FR", *PARIS, "FR")] * 10, "within_1km") == (1.0, 1.0)
+    low, high = bootstrap_ci(_rows_with_misses(3), "median_km_all", n=200)
+    assert 0 <= low < 1000 and math.isinf(high)  # nearest-rank percentiles: no NaN from inf - inf
+    mean_low, mean_high = bootstrap_ci(rows, Metric(lambda r: r.confidence, "mean"), n=200)
+    assert mean_low < 0.34 < mean_high
