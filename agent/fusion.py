@@ -22,6 +22,9 @@ TOOL_WEIGHTS: dict[str, float] = {
     "text_clues": 1.0,
     "gazetteer": 0.8,  # place names read by OCR can be shop names or misreads
     "osm": 0.8,
+    "clip_zero_shot": 0.6,  # a look, not a reading: landscapes and buildings repeat across borders
+    "retrieval": 0.8,
+    "geoclip": 0.8,
 }
 """How much each tool's country claims count in the pooled log-probability (default 1.0)."""
 
