@@ -230,12 +230,6 @@ def geoclip_tool(path: str) -> dict[str, Any]:
     Args:
         path: Path of the photo file.
     """
-    from agent.config import read_config_file, resolve_settings
-    from agent.photo import PhotoError, load_photo
+    from tools.on_photo import evidence_for_path
 
-    settings, _ = resolve_settings(file=read_config_file())
-    try:
-        photo = load_photo(path, max_pixels=settings.max_pixels)
-    except PhotoError as exc:
-        return Evidence.failure(TOOL, "bad_input", str(exc)).model_dump(mode="json")
-    return geoclip_locate(photo.image, settings).model_dump(mode="json")
+    return evidence_for_path(TOOL, path, lambda photo, settings: geoclip_locate(photo.image, settings))

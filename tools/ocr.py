@@ -662,10 +662,8 @@ def ocr_tool(path: str) -> dict[str, Any]:
     Args:
         path: Path of the photo file.
     """
-    from agent.photo import PhotoError, load_photo
+    from tools.on_photo import evidence_for_path
 
-    try:
-        photo = load_photo(path)
-    except PhotoError as exc:
-        return Evidence.failure("ocr", "bad_input", str(exc)).model_dump(mode="json")
-    return read_text(photo.image).model_dump(mode="json")
+    return evidence_for_path("ocr", path, lambda photo, settings: read_text(
+        photo.image, engines=settings.ocr_engines, max_side=settings.ocr_max_side, device=settings.device,
+    ))
