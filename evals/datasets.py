@@ -1,0 +1,307 @@
+"""Evaluation datasets: a registry of declarative YAML entries and one loader for labelled photo lists.
+
+Each entry in `evals/datasets/<name>.yaml` names a label file (CSV), the columns that hold the id, the
+image, the latitude, the longitude and (optionally) the country, and templates that turn a row into an
+image path. Where a set lives:
+
+- `location: shared` — `../shared/data/<path>` next to a checkout (the project's research photos);
+- `location: data` — `<data root>/<path>`, where the data root is `--data-root`, else
+  `$GEOSLEUTH_DATA_DIR`, else `<cache dir>/datasets` (published sets a user downloads).
+
+A set whose files are missing raises `DatasetMissing` with what is missing and where to get it. A
+path to a CSV file also works as a dataset (`generic_csv`): columns are found by their usual names
+and images are looked up next to the CSV. When a set has no country column, the true country is the
+Natural Earth polygon holding the point (`agent.geo.country_at`), as for the shared sets.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from agent.cache import cache_dir
+
+REGISTRY_DIR = Path(__file__).resolve().parent / "datasets"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA_DIR_ENV = "GEOSLEUTH_DATA_DIR"
+COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "img_id", "image_id", "photo_id"),
+    "image": ("image", "file", "path", "filename", "img_id", "image_path"),
+    "lat": ("lat", "latitude"),
+    "lon": ("lon", "lng", "long", "longitude"),
+    "country": ("country_code", "country", "iso2"),
+}
+"""Usual column names (case-insensitive) a generic CSV may use for each field, in order of preference."""
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used: unknown name, bad registry entry or bad label file (one line)."""
+
+
+class DatasetMissing(DatasetError):
+    """A registered set whose files are not on disk; the message says what is missing and where to get it."""
+
+
+class MetricSpec(BaseModel):
+    """A metric a dataset is scored with."""
+
+    name: str = Field(description="Name in `evals.metrics.METRICS`.")
+    higher_is_better: bool = Field(description="Direction of improvement.")
+
+
+class DatasetSpec(BaseModel):
+    """One registry entry: where a labelled photo set lives and how to read its label file."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str = Field(description="Unique name, used on the command line.")
+    description: str = Field(description="One line: what the set is.")
+    version: int = Field(ge=1, description="Bumped whenever labels or filtering change.")
+    location: Literal["shared", "data", "file"] = Field(
+        description="shared: ../shared/data; data: the data root; file: an explicit CSV path."
+    )
+    path: str = Field(description="Folder of the set under its location (the CSV's folder for `file`).")
+    labels: str = Field(description="Label CSV, relative to the set's folder.")
+    columns: dict[str, str | None] = Field(description="Field (id, image, lat, lon, country) -> CSV column.")
+    images: list[str] = Field(
+        description="Image path templates relative to the set's folder, tried in order; "
+        "{image} and {id} are the row's values; a template may hold one glob `*` folder."
+    )
+    filter: dict[str, str] = Field(default_factory=dict, description="Keep only rows with these values.")
+    get: str = Field(default="", description="Where users get the files, and the layout expected.")
+    licence: str = Field(default="", description="Licence of the photos.")
+    metrics: list[MetricSpec] = Field(default_factory=list, description="Metrics the papers report on it.")
+
+    def folder(self, data_root: Path | None = None) -> Path:
+        """The set's folder on this machine."""
+        if self.location == "shared":
+            return SHARED_DATA / self.path
+        if self.location == "data":
+            return resolve_data_root(data_root) / self.path
+        return Path(self.path)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled photo of a dataset."""
+
+    id: str
+    image: Path
+    lat: float
+    lon: float
+    country: str | None
+
+    def truth(self) -> dict[str, Any]:
+        """The ground truth as eval rows and traces record it."""
+        return {"lat": self.lat, "lon": self.lon, "country": self.country}
+
+
+@dataclass(frozen=True)
+class DatasetStatus:
+    """What of a dataset is on disk."""
+
+    spec: DatasetSpec
+    folder: Path
+    labels_present: bool
+    rows: int
+    images_present: int
+
+    @property
+    def ready(self) -> bool:
+        """Whether the label file and every image are on disk."""
+        return self.labels_present and self.rows > 0 and self.images_present == self.rows
+
+
+def resolve_data_root(explicit: Path | None = None) -> Path:
+    """The data root of published sets: `explicit`, else $GEOSLEUTH_DATA_DIR, else <cache dir>/datasets."""
+    if explicit is not None:
+        return Path(explicit).expanduser()
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    return cache_dir() / "datasets"
+
+
+def load_registry(folders: tuple[Path, ...] = (REGISTRY_DIR,)) -> dict[str, DatasetSpec]:
+    """Read every `*.yaml` entry in `folders`, in order.
+
+    Raises:
+        DatasetError: an entry does not parse or validate, or two entries share a name.
+    """
+    import yaml
+
+    registry: dict[str, DatasetSpec] = {}
+    origin: dict[str, Path] = {}
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.yaml")):
+            try:
+                spec = DatasetSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+            except (yaml.YAMLError, ValidationError) as exc:
+                first = str(exc).splitlines()
+                raise DatasetError(f"dataset entry {path} is invalid: {' '.join(first[:3])}") from exc
+            if spec.name in registry:
+                raise DatasetError(f"dataset {spec.name!r} is defined twice ({origin[spec.name]} and {path})")
+            registry[spec.name], origin[spec.name] = spec, path
+    return registry
+
+
+def get_spec(name: str, registry: Mapping[str, DatasetSpec] | None = None) -> DatasetSpec:
+    """The registry entry `name`, or a generic entry when `name` is a path to a CSV file.
+
+    Raises:
+        DatasetError: unknown name (with a did-you-mean hint and the known names) or unreadable CSV.
+    """
+    registry = load_registry() if registry is None else registry
+    if name in registry:
+        return registry[name]
+    if name.lower().endswith(".csv") or Path(name).is_file():
+        return generic_csv_spec(Path(name))
+    close = difflib.get_close_matches(name, registry, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise DatasetError(
+        f"unknown dataset {name!r}.{hint} Known: {', '.join(registry)}; or give a path to a CSV "
+        "(columns: image, lat, lon, optional country)"
+    )
+
+
+def generic_csv_spec(path: Path) -> DatasetSpec:
+    """Build an entry for any CSV whose columns have their usual names (image/file, lat, lon, country).
+
+    Raises:
+        DatasetError: the file is missing, empty, or lacks an image, latitude or longitude column.
+    """
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such label file")
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        header = next(csv.reader(handle), [])
+    by_lower = {column.strip().lower(): column for column in header}
+    columns: dict[str, str | None] = {}
+    for field, names in COLUMN_NAMES.items():
+        columns[field] = next((by_lower[n] for n in names if n in by_lower), None)
+    missing = [field for field in ("image", "lat", "lon") if columns[field] is None]
+    if missing:
+        raise DatasetError(
+            f"{path}: no column for {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
+            "expected e.g. image, lat, lon, country"
+        )
+    return DatasetSpec(
+        name=path.stem,
+        description=f"labelled photos listed in {path}",
+        version=1,
+        location="file",
+        path=str(path.resolve().parent),
+        labels=path.name,
+        columns=columns,
+        images=["{image}", "images/{image}"],
+    )
+
+
+def _read_rows(spec: DatasetSpec, folder: Path) -> list[dict[str, str]]:
+    """The label rows that pass the entry's filter."""
+    labels = folder / spec.labels
+    with labels.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        wanted = [c for c in spec.columns.values() if c]
+        absent = [c for c in wanted if c not in (reader.fieldnames or [])]
+        if absent:
+            raise DatasetError(f"{labels}: missing column(s) {', '.join(absent)} for dataset {spec.name}")
+        return [row for row in reader if all(row.get(k) == v for k, v in spec.filter.items())]
+
+
+def _image_path(spec: DatasetSpec, folder: Path, values: dict[str, str]) -> Path:
+    """The first existing image path the entry's templates give for a row (else the first template's)."""
+    candidates = []
+    for template in spec.images:
+        relative = template.format(**values)
+        if "*" in relative:
+            hits = sorted(glob.glob(glob.escape(str(folder / relative)).replace("[*]", "*")))
+            if hits:
+                return Path(hits[0])
+            continue
+        candidates.append(folder / relative)
+        if candidates[-1].is_file():
+            return candidates[-1]
+    return candidates[0] if candidates else folder / spec.images[0]
+
+
+def _missing_message(spec: DatasetSpec, folder: Path, what: str) -> str:
+    """One line: what is missing, and where users get the set."""
+    get = " ".join(spec.get.split()) or "see the dataset's documentation"
+    where = ""
+    if spec.location == "data":
+        where = f" (data root: {folder.parent}; set --data-root or ${DATA_DIR_ENV})"
+    return f"dataset {spec.name}: {what}{where}. To get it: {get}"
+
+
+def load_samples(
+    spec: DatasetSpec, *, data_root: Path | None = None, limit: int | None = None
+) -> list[Sample]:
+    """Read a dataset's labelled photos, in label-file order (the first `limit` when given).
+
+    Raises:
+        DatasetMissing: the set's label file is not on disk (the message says where to get it).
+        DatasetError: the label file lacks a column, or a row has no usable lat/lon or a duplicate id.
+    """
+    from agent.geo import country_at
+
+    folder = spec.folder(data_root)
+    if not (folder / spec.labels).is_file():
+        raise DatasetMissing(_missing_message(spec, folder, f"label file {folder / spec.labels} is missing"))
+    rows = _read_rows(spec, folder)
+    if limit is not None:
+        rows = rows[:limit]
+    samples: list[Sample] = []
+    seen: set[str] = set()
+    col = spec.columns
+    for number, row in enumerate(rows, 2):
+        image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
+        sample_id = (row[col["id"]] if col.get("id") else Path(image_value).stem).strip()
+        try:
+            lat, lon = float(row[col["lat"] or ""]), float(row[col["lon"] or ""])
+        except (TypeError, ValueError):
+            raise DatasetError(f"{folder / spec.labels}, line {number}: no usable lat/lon") from None
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            raise DatasetError(f"{folder / spec.labels}, line {number}: lat/lon ({lat}, {lon}) out of range")
+        if sample_id in seen:
+            raise DatasetError(f"{folder / spec.labels}, line {number}: duplicate id {sample_id!r}")
+        seen.add(sample_id)
+        country = (row.get(col["country"]) or "").strip().upper() if col.get("country") else ""
+        image = _image_path(spec, folder, {"image": image_value, "id": sample_id})
+        samples.append(Sample(sample_id, image, lat, lon, country or country_at(lat, lon)))
+    return samples
+
+
+def dataset_status(spec: DatasetSpec, data_root: Path | None = None) -> DatasetStatus:
+    """Count what of a dataset is on disk: its label file, rows and images present."""
+    folder = spec.folder(data_root)
+    if not (folder / spec.labels).is_file():
+        return DatasetStatus(spec, folder, False, 0, 0)
+    rows = _read_rows(spec, folder)
+    col = spec.columns
+    present = 0
+    for row in rows:
+        image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
+        sample_id = row[col["id"]] if col.get("id") else Path(image_value).stem
+        present += _image_path(spec, folder, {"image": image_value, "id": sample_id}).is_file()
+    return DatasetStatus(spec, folder, True, len(rows), present)
+
+
+def require_images(spec: DatasetSpec, samples: list[Sample], data_root: Path | None = None) -> None:
+    """Fail when none of the samples' images is on disk (the set was not unpacked where expected).
+
+    Raises:
+        DatasetMissing: no image of the set is present (the message says where to get them).
+    """
+    if samples and not any(s.image.is_file() for s in samples):
+        folder = spec.folder(data_root)
+        raise DatasetMissing(
+            _missing_message(spec, folder, f"none of its {len(samples)} images is on disk "
+                                           f"(looked for e.g. {samples[0].image})")
+        )

@@ -1,0 +1,135 @@
+"""The dataset registry and loaders: registered entries, published label formats, missing sets, bad files."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from evals.datasets import (
+    REGISTRY_DIR,
+    DatasetError,
+    DatasetMissing,
+    dataset_status,
+    generic_csv_spec,
+    get_spec,
+    load_registry,
+    load_samples,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "fr_paris_cafe_de_flore.jpg"
+PUBLISHED = ("im2gps3k", "yfcc4k", "osv5m-test")
+
+
+def test_registry_has_the_shared_and_published_sets() -> None:
+    registry = load_registry()
+    assert {"im2gps3k-dev", "streetscapes-sample", "exif-gps", *PUBLISHED} <= set(registry)
+    for name in PUBLISHED:
+        spec = registry[name]
+        assert spec.location == "data"
+        assert "<data root>" in spec.get and spec.labels in spec.get  # says where to put the label file
+        assert {m.name for m in spec.metrics} >= {"country_accuracy", "within_25km", "median_km_all"}
+
+
+def test_duplicate_and_invalid_entries_are_errors(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir(), second.mkdir()
+    shutil.copy(REGISTRY_DIR / "im2gps3k.yaml", first / "x.yaml")
+    shutil.copy(REGISTRY_DIR / "im2gps3k.yaml", second / "y.yaml")
+    with pytest.raises(DatasetError, match="defined twice"):
+        load_registry((first, second))
+    (second / "y.yaml").write_text("name: broken\nversion: [unclosed\n")
+    with pytest.raises(DatasetError, match="invalid"):
+        load_registry((second,))
+    (second / "y.yaml").write_text("name: partial\nversion: 1\n")
+    with pytest.raises(DatasetError, match="invalid"):
+        load_registry((second,))
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(DatasetError, match="Did you mean 'im2gps3k-dev'"):
+        get_spec("im2gps3k-deb")
+
+
+def test_missing_published_set_says_what_and_where(tmp_path: Path) -> None:
+    spec = get_spec("yfcc4k")
+    with pytest.raises(DatasetMissing) as info:
+        load_samples(spec, data_root=tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "yfcc4k" / "yfcc4k_places365.csv") in message
+    assert "To get it" in message and "\n" not in message
+    status = dataset_status(spec, tmp_path)
+    assert not status.labels_present and not status.ready
+
+
+def test_generic_csv_reads_the_examples() -> None:
+    samples = load_samples(get_spec(str(REPO / "examples" / "labels.csv")))
+    with (REPO / "examples" / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [s.image.name for s in samples] == [r["file"] for r in rows]
+    assert all(s.image.is_file() for s in samples)
+    assert [s.country for s in samples] == [r["country_code"] for r in rows]
+
+
+def test_generic_csv_without_coordinates_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("file,place\na.jpg,Paris\n")
+    with pytest.raises(DatasetError, match="no column for lat, lon"):
+        generic_csv_spec(path)
+
+
+def test_bad_rows_name_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("image,lat,lon\na.jpg,48.85,2.35\nb.jpg,north,2.35\n")
+    with pytest.raises(DatasetError, match="line 3: no usable lat/lon"):
+        load_samples(generic_csv_spec(path))
+    path.write_text("image,lat,lon\na.jpg,48.85,2.35\na.jpg,48.85,2.35\n")
+    with pytest.raises(DatasetError, match="line 3: duplicate id 'a'"):
+        load_samples(generic_csv_spec(path))
+
+
+def test_shared_sets_are_ready(shared_data: Path) -> None:
+    counts = {"im2gps3k-dev": 600, "streetscapes-sample": 25, "exif-gps": 33}
+    for name, rows in counts.items():
+        status = dataset_status(get_spec(name))
+        assert status.ready and status.rows == rows, name
+
+
+def test_exif_set_keeps_only_photos_with_a_gps_fix(shared_data: Path) -> None:
+    with (shared_data / "exif-gps" / "labels.csv").open(newline="") as handle:
+        gps_ids = [r["id"] for r in csv.DictReader(handle) if r["category"] == "gps"]
+    assert [s.id for s in load_samples(get_spec("exif-gps"))] == gps_ids
+
+
+def test_published_im2gps3k_format(shared_data: Path, tmp_path: Path) -> None:
+    """The community's label file (IMG_ID, LAT, LON) under the expected layout; countries by polygon."""
+    dev = shared_data / "im2gps3k-dev"
+    folder = tmp_path / "im2gps3k"
+    folder.mkdir()
+    (folder / "im2gps3k_places365.csv").symlink_to(dev / "im2gps3k_places365.csv")
+    (folder / "images").symlink_to(dev / "images")
+    samples = load_samples(get_spec("im2gps3k"), data_root=tmp_path)
+    truth = {s.id: s for s in load_samples(get_spec("im2gps3k-dev"))}
+    assert len(samples) == 600 and all(s.image.is_file() for s in samples)
+    assert {s.id for s in samples} == {f"{i}.jpg" for i in truth}
+    same_country = sum(s.country == truth[s.id.removesuffix(".jpg")].country for s in samples)
+    assert same_country == 600  # the shared labels used the same Natural Earth polygons
+    assert dataset_status(get_spec("im2gps3k"), tmp_path).ready
+
+
+def test_osv5m_layout_with_nested_image_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "osv5m"
+    (folder / "images" / "test" / "00").mkdir(parents=True)
+    shutil.copy(EXAMPLE, folder / "images" / "test" / "00" / "123.jpg")
+    (folder / "test.csv").write_text(
+        "id,latitude,longitude,country,region\n123,48.8541,2.3326,FR,IDF\n456,35.6595,139.7005,JP,Tokyo\n"
+    )
+    spec = get_spec("osv5m-test")
+    samples = load_samples(spec, data_root=tmp_path)
+    assert [(s.id, s.country) for s in samples] == [("123", "FR"), ("456", "JP")]
+    assert samples[0].image == folder / "images" / "test" / "00" / "123.jpg"
+    status = dataset_status(spec, tmp_path)
+    assert (status.rows, status.images_present, status.ready) == (2, 1, False)
