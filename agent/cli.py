@@ -51,34 +51,59 @@ def locate(
     no_metadata: Annotated[
         bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
     ] = False,
+    planner: Annotated[
+        str | None, typer.Option(help="Who picks the tools: llm, policy, or auto (the LLM when one answers).")
+    ] = None,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
     prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Locate one photo with the policy planner and print the answer and the evidence behind it."""
+    """Locate one photo with the agent (an LLM when available, else the policy) and show the evidence."""
     from agent.photo import PhotoError, load_photo
 
     settings = load_settings(
         config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device,
-        prior=prior,
+        prior=prior, planner=planner,
     )
     try:
         loaded = load_photo(photo, max_pixels=settings.max_pixels)
     except PhotoError as exc:
         fail(str(exc))
-    from agent.policy import locate as run_policy
-    from agent.report import locate_json, locate_panel
-
-    if as_json:
-        result = run_policy(loaded, settings)
-        sys.stdout.write(json.dumps(locate_json(result), ensure_ascii=False) + "\n")
-        return
     from rich.console import Console
 
+    from agent.planners import PlannerError, run_planner
+    from agent.report import locate_json, locate_panel
+    from agent.traces import TraceStore, TraceStoreError
+
     console = Console(stderr=True)
+    try:
+        traces: TraceStore | None = TraceStore.for_settings(settings)
+    except (TraceStoreError, OSError) as exc:
+        console.print(f"[yellow]not tracing this run: {exc}[/yellow]")
+        traces = None
+
+    def run(on_event: Any = None) -> Any:
+        try:
+            return run_planner(loaded, settings, traces=traces, photo_path=str(photo), on_event=on_event)
+        except PlannerError as exc:
+            fail(str(exc))
+
+    if as_json:
+        result = run()
+        sys.stdout.write(json.dumps(locate_json(result), ensure_ascii=False) + "\n")
+        return
     with console.status("looking…") as status:
-        result = run_policy(loaded, settings, on_evidence=lambda e: status.update(f"{e.tool}: {e.summary}"))
+
+        def show(kind: str, payload: Any) -> None:
+            if kind == "evidence":
+                status.update(f"{payload.tool}: {payload.summary}"[:200])
+            elif kind == "decision" and payload["tools"]:
+                status.update(f"calling {', '.join(payload['tools'])}…")
+            elif kind == "guard" or (kind == "decision" and not payload["tools"]):
+                status.update("committing…")
+
+        result = run(show)
     Console().print(locate_panel(result, photo))
 
 
@@ -118,7 +143,9 @@ def bench(
 
 
 # Modules that add commands through `register(app)`; each imports only typer and light modules at top level.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "agent.cli_trace", "agent.cli_doctor", "agent.cli_index", "agent.cli_chat", "agent.cli_eval",
+)
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 

@@ -31,6 +31,7 @@ def locate_json(result: LocateResult) -> dict[str, Any]:
 def locate_panel(result: LocateResult, photo: Path) -> Any:
     """Return a rich renderable: the answer, the top-5 countries, the evidence that moved it, timing."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.panel import Panel
     from rich.table import Table
 
@@ -53,9 +54,15 @@ def locate_panel(result: LocateResult, photo: Path) -> Any:
     evidence.add_column("s", justify="right")
     evidence.add_column("finding")
     for ev, delta in result.fusion.influence(guess.country_code) if guess.country_code else []:
-        status = ev.summary if ev.ok else f"[yellow]{ev.error.type}[/yellow]: {ev.summary}"  # type: ignore[union-attr]
+        status = escape(ev.summary) if ev.ok else f"[yellow]{ev.error.type}[/yellow]: {escape(ev.summary)}"  # type: ignore[union-attr]
         evidence.add_row(ev.tool, f"{delta:+.1%}", f"{ev.seconds:.1f}", status)
 
-    body = Group(head, "", countries, "", evidence)
-    subtitle = f"{result.planner} planner · {result.seconds:.1f} s"
+    parts: list[Any] = [head, "", countries, "", evidence]
+    if result.rationale:
+        parts += ["", f"[bold]why:[/bold] {escape(result.rationale)}"]
+    if result.trace_id:
+        parts += ["", f"[dim]trace {result.trace_id} (geosleuth trace show {result.trace_id[:8]})[/dim]"]
+    body = Group(*parts)
+    usage = f" · {result.llm_calls} LLM calls, {result.tokens:,} tokens" if result.planner == "llm" else ""
+    subtitle = f"{result.planner} planner{usage} · {result.tool_calls} tool calls · {result.seconds:.1f} s"
     return Panel(body, title=f"geosleuth · {photo.name}", subtitle=subtitle)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -20,7 +21,8 @@ GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
 
 
 def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GEOSLEUTH, *args], capture_output=True, text=True, timeout=timeout)
+    env = {"GEOSLEUTH_PLANNER": "policy", **os.environ}  # the LLM agent: test_agent_e2e.py
+    return subprocess.run([GEOSLEUTH, *args], capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def example_labels() -> list[dict[str, str]]:

@@ -41,5 +41,9 @@ for _name, _target in (
     ("text_clues", "tools.text_clues:text_clues_tool"),
     ("gazetteer", "tools.gazetteer:gazetteer_tool"),
     ("osm", "tools.osm:osm_tool"),
+    ("zoom", "tools.zoom:zoom_tool"),
+    ("clip_zero_shot", "tools.clip_zero_shot:clip_zero_shot_tool"),
+    ("retrieval", "tools.retrieval:retrieval_tool"),
+    ("geoclip", "tools.geoclip_tool:geoclip_tool"),
 ):
     register(_name, _target)

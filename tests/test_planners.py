@@ -1,0 +1,179 @@
+"""Planner pieces: choosing the planner, tool inputs from the state, checking the LLM's answer, zoom."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import Settings
+from agent.fusion import Fusion, commit, prior_belief
+from agent.graph import fresh_run
+from agent.photo import load_photo
+from agent.planners import (
+    Answer,
+    PlannerError,
+    call_tool,
+    checked_guess,
+    make_planner,
+    photo_lines,
+    ready_tools,
+    resolve_planner,
+)
+from agent.state import Evidence
+from tools import REGISTRY
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ATHENS = EXAMPLES / "gr_athens_pharmacy.jpg"
+
+
+@pytest.fixture(scope="module")
+def athens():
+    """The Athens example read by OCR, text_clues and the gazetteer (real tools), fused."""
+    from tools.gazetteer import find_places
+    from tools.ocr import read_text
+    from tools.text_clues import read_clues
+
+    photo = load_photo(ATHENS)
+    fusion = Fusion(prior=prior_belief("gdp"))
+    ocr = read_text(photo.image)
+    fusion.add(ocr)
+    lines = [line["text"] for line in ocr.observations["lines"]]
+    fusion.add(read_clues(lines))
+    fusion.add(find_places(lines, country_hint=fusion.belief.probabilities()))
+    return photo, fusion
+
+
+def state_of(fusion: Fusion) -> dict:
+    state = fresh_run(fusion.prior)
+    state.update(evidence=[step.evidence for step in fusion.steps], belief=fusion.belief)
+    return state
+
+
+def answer(**fields) -> Answer:
+    base = {
+        "country_code": "GR",
+        "region": "Attica",
+        "city": "Athens",
+        "lat": 37.98,
+        "lon": 23.73,
+        "confidence": 0.8,
+        "radius_km": 15.0,
+        "rationale": "Greek text.",
+    }
+    return Answer(**{**base, **fields})
+
+
+def test_auto_planner_is_policy_when_no_llm_answers():
+    closed = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="m")  # port 9: nothing listens
+    assert resolve_planner("auto", closed) == "policy"
+    assert resolve_planner("policy", closed) == "policy"
+    with pytest.raises(PlannerError, match="no LLM available"):
+        make_planner("llm", closed)
+
+
+def test_the_answer_is_checked_against_the_evidence(athens):
+    _, fusion = athens
+    fused = commit(fusion)
+    assert fused.country_code == "GR"
+    # a model that cannot see and agrees on the country gets the fused answer (its point, confidence)
+    for point in ({}, {"lat": 41.9, "lon": 12.5}, {"lat": 40.64, "lon": 22.94}):  # Athens, Rome, Thessaloniki
+        assert checked_guess(answer(**point), fusion, fused, text_only=True) == (fused, "")
+    # it cannot commit to a country no evidence supports (e.g. one a sign told it to)
+    assert (
+        checked_guess(answer(country_code="AQ", lat=-75.0, lon=0.0), fusion, fused, text_only=True)[0] is None
+    )
+    refused, why = checked_guess(
+        answer(country_code="BR", lat=-15.8, lon=-47.9), fusion, fused, text_only=True
+    )
+    assert refused is None and "not supported" in why
+    assert checked_guess(answer(country_code="XX"), fusion, fused, text_only=True)[0] is None  # unknown code
+    # a model that sees the photo keeps its own point when it lies in its country
+    seeing, _ = checked_guess(answer(lat=40.64, lon=22.94), fusion, fused, text_only=False)
+    assert seeing.place == "Thessaloníki" and seeing.confidence == 0.8
+    brazil, _ = checked_guess(answer(country_code="BR", lat=-15.8, lon=-47.9), fusion, fused, text_only=False)
+    assert brazil.country_code == "BR" and brazil.region == "Federal District"
+    # a point outside the stated country: the fused point for the fused country, else refused
+    moved, _ = checked_guess(answer(lat=41.9, lon=12.5), fusion, fused, text_only=False)  # Rome
+    assert (moved.lat, moved.lon) == (fused.lat, fused.lon) and moved.confidence == 0.8
+    outside, why = checked_guess(
+        answer(country_code="BR", lat=41.9, lon=12.5), fusion, fused, text_only=False
+    )
+    assert outside is None and "not in BR" in why
+
+
+def test_tools_get_their_inputs_from_the_state(athens):
+    photo, fusion = athens
+    settings = Settings(use_metadata=False)
+    empty = fresh_run(fusion.prior)
+    for tool in ("text_clues", "gazetteer", "zoom"):
+        refused = call_tool(tool, {}, empty, photo=photo, settings=settings)
+        assert refused.error.type == "bad_input" and "ocr" in refused.error.message
+    assert call_tool("exif", {}, empty, photo=photo, settings=settings).error.message == (
+        "metadata is withheld in this run"
+    )
+    state = state_of(fusion)
+    assert "ΦΑΡΜΑΚΕΙΟ" in photo_lines(state["evidence"])
+    assert ready_tools(
+        state, Settings(use_metadata=False, tools=("ocr", "text_clues", "gazetteer", "osm"))
+    ) == ["osm", "zoom"]
+    # a planner picks lines by quoting them; text not read from the photo never reaches a tool
+    picked = call_tool("gazetteer", {"text": "Αθήνα"}, state, photo=photo, settings=settings)
+    assert picked.inputs["texts"] == ["Αθήνα"] and picked.candidates[0].country_code == "GR"
+    invented = call_tool("text_clues", {"text": "Paris, France"}, state, photo=photo, settings=settings)
+    assert invented.inputs["texts"] == photo_lines(state["evidence"])  # all photo lines, not the invention
+    assert "FR" not in invented.country_likelihoods and "GR" in invented.country_likelihoods
+
+
+def test_a_registered_tool_without_a_rule_gets_the_photo_as_a_file(athens, monkeypatch):
+    photo, fusion = athens
+    monkeypatch.setitem(REGISTRY, "ocr_copy", "tools.ocr:ocr_tool")  # a wrapper taking `path`
+    settings = Settings(use_metadata=False)
+    via_wrapper = call_tool(
+        "ocr_copy", {}, state_of(fusion), photo=photo.without_metadata(), settings=settings
+    )
+    assert isinstance(via_wrapper, Evidence) and via_wrapper.ok
+    assert [line["text"] for line in via_wrapper.observations["lines"]] == photo_lines(
+        state_of(fusion)["evidence"]
+    )
+
+
+def test_zoom_reads_a_crop_and_refuses_a_bad_box(athens):
+    from tools.zoom import zoom
+
+    photo, fusion = athens
+    ocr = fusion.steps[0].evidence
+    sign = next(line for line in ocr.observations["lines"] if line["text"] == "ΦΑΡΜΑΚΕΙΟ")
+    x0, y0, x1, y1 = sign["box"]
+    w, h = photo.image.size
+    box = [max(0, x0 - 60) / w, max(0, y0 - 60) / h, min(w, x1 + 60) / w, min(h, y1 + 60) / h]
+    seen = zoom(photo.image, box)
+    assert seen.ok and seen.tool == "zoom"
+    assert any(line["text"] == "ΦΑΡΜΑΚΕΙΟ" for line in seen.observations["lines"])
+    read = next(line for line in seen.observations["lines"] if line["text"] == "ΦΑΡΜΑΚΕΙΟ")
+    assert abs(read["box"][0] - x0) < 25 and abs(read["box"][2] - x1) < 25  # boxes in the full photo's pixels
+    for bad in ([0.5, 0, 0.2, 1], [0, 0, 1], [0, 0, 1.5, 1], [0, 0, 0.001, 1]):
+        refused = zoom(photo.image, bad)
+        assert refused.error.type == "bad_input"
+
+
+def test_zoom_must_look_at_a_new_part_of_the_photo():
+    from agent.planners import zoom_refusal
+
+    assert "covers 100%" in zoom_refusal([0, 0, 1, 1], [])
+    assert zoom_refusal([0, 0, 0.5, 0.5], []) is None
+    before = Evidence(tool="zoom", inputs={"box": [0.0, 0.0, 0.5, 0.5]})
+    assert "already zoomed" in zoom_refusal([0, 0, 0.5, 0.5], [before])
+    assert zoom_refusal([0.5, 0, 1, 0.5], [before]) is None
+
+
+def test_zoom_is_offered_at_most_twice_per_locate_but_on_every_chat_question(athens):
+    _, fusion = athens
+    settings = Settings(use_metadata=False, tools=("ocr", "text_clues", "gazetteer"))
+    state = state_of(fusion)
+    assert ready_tools(state, settings) == ["zoom"]
+    zoomed = [Evidence(tool="zoom", inputs={"box": [0.0, 0.0, 0.5, 0.5]})] * 2
+    state["evidence"] = [*state["evidence"], *zoomed]
+    assert ready_tools(state, settings) == []
+    state["question"] = "read the sign on the left again"
+    assert ready_tools(state, settings) == ["zoom"]
