@@ -6,9 +6,11 @@ import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
+
+from agent.cli_common import ConfigOption, fail, load_settings, split_csv
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -16,33 +18,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="TOML settings file (default: ./geosleuth.toml if present).")
-]
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a one-line error to stderr and exit with `code` (2: bad input or settings)."""
-    sys.stderr.write(f"geosleuth: error: {message}\n")
-    raise typer.Exit(code)
-
-
-def load_settings(config: Path | None, **flags: Any) -> Any:
-    """Resolve Settings from flags, environment and config file, failing with one line on bad values."""
-    from agent.config import read_config_file, resolve_settings
-
-    try:
-        settings, _sources = resolve_settings(flags, file=read_config_file(config))
-    except ValueError as exc:
-        fail(str(exc))
-    return settings
-
-
-def split_csv(value: str | None) -> tuple[str, ...] | None:
-    """Split a comma-separated option into a tuple, None when the option was not given."""
-    return None if value is None else tuple(part.strip() for part in value.split(",") if part.strip())
-
 
 @app.command()
 def locate(

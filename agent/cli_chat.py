@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli import ConfigOption, fail, load_settings, split_csv
+from agent.cli_common import ConfigOption, fail, load_settings, split_csv
 
 HELP = "Ask about the photo, or: /guess (the answer), /trace (the evidence), /quit."
 

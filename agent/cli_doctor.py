@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agent.cli import ConfigOption, load_settings
+from agent.cli_common import ConfigOption, load_settings
 
 _STYLE = {"ok": "green", "missing": "yellow", "unset": "dim", "offline": "yellow", "error": "red"}
 

@@ -14,7 +14,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from agent.cli import ConfigOption, fail, load_settings, split_csv
+from agent.cli_common import ConfigOption, fail, load_settings, split_csv
 
 
 class DefaultRunGroup(TyperGroup):

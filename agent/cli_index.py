@@ -15,7 +15,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the `index` command group (`index build`) to the geosleuth CLI."""
-    from agent.cli import ConfigOption, fail, load_settings
+    from agent.cli_common import ConfigOption, fail, load_settings
 
     index_app = typer.Typer(help="Build retrieval indexes of geotagged photos.", no_args_is_help=True)
 

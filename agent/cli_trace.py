@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from agent.cli_common import ConfigOption
+
 if TYPE_CHECKING:
     from agent.traces import TraceStore
 
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="TOML settings file.")]
 """Same as agent.cli.ConfigOption; not imported from there because agent.cli imports this module."""
 DbOption = Annotated[
     Path | None,
@@ -28,7 +29,7 @@ DbOption = Annotated[
 
 def _store(db: Path | None, config: Path | None) -> TraceStore:
     """Open an existing trace store (never create one for reading) or fail with one line."""
-    from agent.cli import fail, load_settings
+    from agent.cli_common import fail, load_settings
     from agent.traces import TraceStore, TraceStoreError
 
     if db is None:
@@ -47,7 +48,7 @@ def _run_traces(
     run: str, db: Path | None, config: Path | None
 ) -> tuple[TraceStore, list[tuple[dict, list[dict]]]]:
     """The store and the (run, steps) pairs of an eval run folder or an eval run name."""
-    from agent.cli import fail
+    from agent.cli_common import fail
 
     folder = Path(run)
     if folder.is_dir():
@@ -74,7 +75,7 @@ def _run_traces(
 
 
 def _one(store: TraceStore, trace_id: str) -> tuple[dict, list[dict]]:
-    from agent.cli import fail
+    from agent.cli_common import fail
     from agent.traces import TraceStoreError
 
     try:
@@ -85,7 +86,7 @@ def _one(store: TraceStore, trace_id: str) -> tuple[dict, list[dict]]:
 
 
 def _when(value: str | None, option: str) -> float | None:
-    from agent.cli import fail
+    from agent.cli_common import fail
 
     if value is None:
         return None
@@ -328,7 +329,7 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Export an eval run's traces for external analysis."""
-    from agent.cli import fail
+    from agent.cli_common import fail
     from agent.traces import write_jsonl, write_parquet
 
     if fmt not in ("jsonl", "parquet"):
@@ -356,7 +357,7 @@ def serve_command(
     config: ConfigOption = None,
 ) -> None:
     """Serve a local web viewer of the traces (photo with OCR boxes, map, step timeline); loopback only."""
-    from agent.cli import fail
+    from agent.cli_common import fail
     from agent.trace_view import TraceViewError, make_server
 
     store = _store(db, config)
