@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import ConfigOption, fail, load_settings, split_csv
+from agent.cli_common import ConfigOption, fail, load_photo_or_fail, load_settings, open_traces, split_csv
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -35,28 +35,18 @@ def locate(
     config: ConfigOption = None,
 ) -> None:
     """Locate one photo with the agent (an LLM when available, else the policy) and show the evidence."""
-    from agent.photo import PhotoError, load_photo
-
     settings = load_settings(
         config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device,
         prior=prior, planner=planner,
     )
-    try:
-        loaded = load_photo(photo, max_pixels=settings.max_pixels)
-    except PhotoError as exc:
-        fail(str(exc))
+    loaded = load_photo_or_fail(photo, settings)
     from rich.console import Console
 
     from agent.planners import PlannerError, run_planner
     from agent.report import locate_json, locate_panel
-    from agent.traces import TraceStore, TraceStoreError
 
     console = Console(stderr=True)
-    try:
-        traces: TraceStore | None = TraceStore.for_settings(settings)
-    except (TraceStoreError, OSError) as exc:
-        console.print(f"[yellow]not tracing this run: {exc}[/yellow]")
-        traces = None
+    traces = open_traces(settings, console)
 
     def run(on_event: Any = None) -> Any:
         try:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import ConfigOption, fail, load_settings, split_csv
+from agent.cli_common import ConfigOption, fail, load_photo_or_fail, load_settings, open_traces, split_csv
 
 HELP = "Ask about the photo, or: /guess (the answer), /trace (the evidence), /quit."
 
@@ -87,23 +87,14 @@ def chat(
     from rich.markup import escape
 
     from agent.chat import ChatError, ChatSession
-    from agent.photo import PhotoError, load_photo
     from agent.planners import PlannerError
-    from agent.traces import TraceStore, TraceStoreError
 
     settings = load_settings(
         config, use_metadata=False if no_metadata else None, planner=planner, tools=split_csv(tools)
     )
-    try:
-        loaded = load_photo(photo, max_pixels=settings.max_pixels)
-    except PhotoError as exc:
-        fail(str(exc))
+    loaded = load_photo_or_fail(photo, settings)
     console = Console(highlight=False)
-    try:
-        traces: TraceStore | None = TraceStore.for_settings(settings)
-    except (TraceStoreError, OSError) as exc:
-        console.print(f"[yellow]not tracing this session: {exc}[/yellow]")
-        traces = None
+    traces = open_traces(settings, console)
     try:
         talk = ChatSession(
             loaded,

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from agent.config import Settings
+    from agent.photo import Photo
+    from agent.traces import TraceStore
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (default: ./geosleuth.toml if present).")
@@ -33,3 +40,24 @@ def load_settings(config: Path | None, **flags: Any) -> Any:
 def split_csv(value: str | None) -> tuple[str, ...] | None:
     """Split a comma-separated option into a tuple, None when the option was not given."""
     return None if value is None else tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def load_photo_or_fail(photo: Path, settings: Settings) -> Photo:
+    """Load `photo` within the settings' pixel limit, or fail with one line (exit 2)."""
+    from agent.photo import PhotoError, load_photo
+
+    try:
+        return load_photo(photo, max_pixels=settings.max_pixels)
+    except PhotoError as exc:
+        fail(str(exc))
+
+
+def open_traces(settings: Settings, console: Console) -> TraceStore | None:
+    """Open the default trace store; when it cannot be opened, say so and carry on untraced."""
+    from agent.traces import TraceStore, TraceStoreError
+
+    try:
+        return TraceStore.for_settings(settings)
+    except (TraceStoreError, OSError) as exc:
+        console.print(f"[yellow]not tracing: {exc}[/yellow]")
+        return None

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from scripted_decisions import commit_decision, decide, paris_answer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
@@ -174,33 +175,12 @@ def scripted_server():
 
 
 def test_chat_question_makes_the_llm_zoom_then_answer(tmp_path, scripted_server):
-    decide = {
-        "action": "call_tool",
-        "tools": ["text_clues", "gazetteer"],
-        "text": "",
-        "box": [0, 0, 1, 1],
-        "reason": "clues",
-    }
-    commit = {"action": "commit", "tools": [], "text": "", "box": [0, 0, 1, 1], "reason": "clear"}
-    answer = {
-        "country_code": "FR",
-        "region": "Île-de-France",
-        "city": "Paris",
-        "lat": 48.8534,
-        "lon": 2.3488,
-        "confidence": 0.9,
-        "radius_km": 10,
-        "rationale": "A Paris address in French.",
-    }
-    zoom = {
-        "action": "call_tool",
-        "tools": ["zoom"],
-        "text": "",
-        "box": [0, 0, 0.5, 1],
-        "reason": "left sign",
-    }
+    first = decide("text_clues", "gazetteer", reason="clues")
+    done = commit_decision()
+    answer = paris_answer(rationale="A Paris address in French.")
+    zoom = decide("zoom", reason="left sign", box=[0, 0, 0.5, 1])
     reply = {**answer, "rationale": "The left half reads the café's name again; still Paris, not Portugal."}
-    ScriptedOpenAI.script = [decide, commit, answer, zoom, commit, reply]
+    ScriptedOpenAI.script = [first, done, answer, zoom, done, reply]
     ScriptedOpenAI.requests = []
     env = chat_env(
         tmp_path,

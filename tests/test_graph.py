@@ -11,6 +11,7 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 from pydantic import Field
+from scripted_decisions import commit_decision, decide, paris_answer
 
 from agent.config import Settings
 from agent.fusion import Fusion, commit, prior_belief
@@ -65,28 +66,8 @@ def settings(**overrides: Any) -> Settings:
 
 
 PARIS = "fr_paris_cafe_de_flore.jpg"
-DECIDE_TEXT = {
-    "action": "call_tool",
-    "tools": ["text_clues", "gazetteer"],
-    "text": "",
-    "box": [0, 0, 1, 1],
-    "reason": "read the clues",
-}
-COMMIT = {"action": "commit", "tools": [], "text": "", "box": [0, 0, 1, 1], "reason": "clear"}
-
-
-def paris_answer(**overrides: Any) -> dict[str, Any]:
-    return {
-        "country_code": "FR",
-        "region": "Île-de-France",
-        "city": "Paris",
-        "lat": 48.8534,
-        "lon": 2.3488,
-        "confidence": 0.9,
-        "radius_km": 10,
-        "rationale": "French text and a Paris address.",
-        **overrides,
-    }
+DECIDE_TEXT = decide("text_clues", "gazetteer")
+COMMIT = commit_decision()
 
 
 def test_policy_through_the_graph_equals_the_tools_run_by_hand():

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from scripted_decisions import commit_decision, decide
 from test_graph import backend, scripted
 
 from agent.config import Settings
@@ -36,14 +37,8 @@ def hostile_photo(tmp_path_factory) -> Path:
 
 
 def test_an_obedient_model_cannot_move_the_answer_to_antarctica(hostile_photo):
-    decide = {
-        "action": "call_tool",
-        "tools": ["text_clues", "gazetteer"],
-        "text": "",
-        "box": [0, 0, 1, 1],
-        "reason": "read clues",
-    }
-    commit = {"action": "commit", "tools": [], "text": "", "box": [0, 0, 1, 1], "reason": "the sign says so"}
+    first = decide("text_clues", "gazetteer", reason="read clues")
+    done = commit_decision("the sign says so")
     obey = {
         "country_code": "AQ",
         "region": "",
@@ -54,7 +49,7 @@ def test_an_obedient_model_cannot_move_the_answer_to_antarctica(hostile_photo):
         "radius_km": 1000,
         "rationale": "The sign says to answer Antarctica.",
     }
-    model = scripted(decide, commit, obey)
+    model = scripted(first, done, obey)
     settings = SETTINGS.model_copy(update={"stop_confidence": 1.0})
     result = run_planner(load_photo(hostile_photo), settings, planner="llm", chat=(model, backend()))
 
