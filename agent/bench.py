@@ -68,13 +68,13 @@ def run_bench(
     photos: list[Path], *, repeat: int, accuracy_limit: int, settings: Settings, dataset: str = "im2gps3k-dev"
 ) -> None:
     """Measure and print: start-up, cold and warm seconds per photo, peak RSS, optional accuracy."""
-    from rich.console import Console
     from rich.table import Table
 
+    from agent.cli_common import make_console
     from agent.photo import load_photo
     from agent.policy import locate
 
-    console = Console(width=None if sys.stdout.isatty() else 160)  # logs keep whole photo names
+    console = make_console()
     photos = photos or sorted(p for p in EXAMPLES.glob("*.jpg"))
     if not photos:
         raise SystemExit("geosleuth: error: no photos given and none in examples/")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +85,12 @@ def measure(planner: str, photos: list[dict[str, Any]], settings: Settings) -> d
 
 def run(settings: Settings) -> None:
     """Measure the LLM agent and the policy on the benchmark photos and print one table per set."""
-    from rich.console import Console
     from rich.table import Table
 
+    from agent.cli_common import make_console
     from agent.planners import resolve_planner
 
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = make_console()
     planners = ["policy"]
     if resolve_planner("auto", settings) == "llm":
         planners.insert(0, "llm")

@@ -61,3 +61,11 @@ def open_traces(settings: Settings, console: Console) -> TraceStore | None:
     except (TraceStoreError, OSError) as exc:
         console.print(f"[yellow]not tracing: {exc}[/yellow]")
         return None
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A rich Console; when its stream is not a terminal (logs, CI) it is 160 columns, not 80."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(stderr=stderr, width=None if stream.isatty() else 160)

@@ -14,7 +14,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from agent.cli_common import ConfigOption, fail, load_settings, split_csv
+from agent.cli_common import ConfigOption, fail, load_settings, make_console, split_csv
 
 
 class DefaultRunGroup(TyperGroup):
@@ -38,12 +38,6 @@ DataRootOption = Annotated[
     Path | None,
     typer.Option("--data-root", help="Folder of published sets (default: $GEOSLEUTH_DATA_DIR or the cache)."),
 ]
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    return Console(stderr=stderr)
 
 
 def _print_metrics(summary: Any, console: Any) -> None:
@@ -117,7 +111,7 @@ def run_command(
         force_new=force_new, data_root=data_root, ray_address=ray_address, tool_cache=not no_tool_cache,
         progress=not no_progress,
     )
-    console = _console(stderr=True)
+    console = make_console(stderr=True)
     try:
         summary = run_eval(options, settings, console)
     except (DatasetError, RunError) as exc:
@@ -125,7 +119,7 @@ def run_command(
     if summary.interrupted:
         sys.stderr.write(f"interrupted: {len(summary.rows)} rows kept in {summary.run_dir}; "
                          "rerun the same command to continue\n")
-    _print_metrics(summary, _console())
+    _print_metrics(summary, make_console())
     if summary.interrupted:
         raise typer.Exit(130)
 
@@ -153,7 +147,7 @@ def datasets_command(data_root: DataRootOption = None) -> None:
         else:
             state = "[red]missing[/red]"
         table.add_row(spec.name, str(spec.version), str(status.rows or "?"), state, str(status.folder))
-    console = _console()
+    console = make_console()
     console.print(table)
     console.print("`geosleuth eval NAME` on a missing set says where to get it and where to put it.")
 
@@ -188,7 +182,7 @@ def compare_command(
         comparison = compare_runs(run_a, run_b)
     except ValueError as exc:
         fail(str(exc))
-    print_comparison(comparison, _console())
+    print_comparison(comparison, make_console())
 
 
 @eval_app.command("ablate")
@@ -218,7 +212,8 @@ def ablate_command(
         run_ablation(
             dataset, settings, out=out or Path("runs") / f"ablation-{folder_name}", limit=limit,
             workers=workers, allow_metadata=allow_metadata, include_agent=not skip_agent,
-            time_limit_s=time_limit, data_root=data_root, console=_console(), progress_console=_console(True),
+            time_limit_s=time_limit, data_root=data_root, console=make_console(),
+            progress_console=make_console(True),
         )
     except (DatasetError, RunError) as exc:
         fail(str(exc))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from agent.cli_common import ConfigOption
+from agent.cli_common import ConfigOption, make_console
 
 if TYPE_CHECKING:
     from agent.traces import TraceStore
@@ -133,7 +133,6 @@ def list_command(
             row = {**run, "tools": store.tools_used(run["id"])}
             sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{len(runs)} run(s) in {store.path}")
@@ -147,7 +146,7 @@ def list_command(
             run["guess_country"] or ("error" if run["status"] == "error" else run["status"]),
             _fmt(run["error_km"], 0), ",".join(store.tools_used(run["id"])), _fmt(run["seconds"], 1),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def _key_results(step: dict) -> list[str]:
@@ -184,7 +183,6 @@ def show_command(
     if as_json:
         sys.stdout.write(json.dumps({"run": run, "steps": steps}, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
     from rich.markup import escape
     from rich.tree import Tree
 
@@ -226,7 +224,7 @@ def show_command(
     classes = classify(run, steps)
     if classes:
         end.add("failure: " + ", ".join(classes))
-    Console().print(tree)
+    make_console().print(tree)
 
 
 def failures_command(
@@ -244,10 +242,9 @@ def failures_command(
     if as_json:
         sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     console.print(
         f"{report['runs']} traces, {report['with_truth']} with a known country, {report['failures']} failed"
     )
@@ -297,10 +294,9 @@ def diff_command(
     if as_json:
         sys.stdout.write(json.dumps(diff, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = make_console()
     if not diff["same_photo"]:
         console.print("[yellow]warning:[/] the two traces are of different photos")
     header = Table(title="Runs")

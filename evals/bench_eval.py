@@ -72,12 +72,12 @@ class TreeMemory:
 
 def run(settings: Settings) -> None:
     """Measure and print photos per second and peak memory for each backend and worker count."""
-    from rich.console import Console
     from rich.table import Table
 
+    from agent.cli_common import make_console
     from evals.runner import EvalOptions, run_eval
 
-    console = Console()
+    console = make_console()
     blind = settings.model_copy(update={"planner": "policy"})
     table = Table(title="eval throughput, policy planner, no tool cache", title_justify="left")
     for column in ("backend", "workers", "photos", "wall s", "photos/s", "s/photo (in worker)", "peak RSS GB",

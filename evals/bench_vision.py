@@ -95,12 +95,12 @@ def _models(settings: Settings, folder: Path) -> list[tuple[str, Any]]:
 def run(settings: Settings) -> None:
     """Measure and print CLIP embedding throughput (CPU, CUDA if present) and index query latency."""
     import torch
-    from rich.console import Console
     from rich.table import Table
 
+    from agent.cli_common import make_console
     from tools.clip_models import ClipModel, ClipUnavailable
 
-    console = Console()
+    console = make_console()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     photos = _photos(IMAGES)
     table = Table(title=f"CLIP image embedding ({IMAGES} photos of 640x480, batch 32)", title_justify="left")

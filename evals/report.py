@@ -276,7 +276,8 @@ def _header_lines(run: RunResults) -> list[str]:
 
 def _git_text(git: Any) -> str | None:
     if isinstance(git, dict):
-        return " ".join(str(v) for v in git.values() if v not in (None, ""))
+        commit = str(git.get("commit") or "unknown")[:12]
+        return f"{commit} (with uncommitted changes)" if git.get("dirty") else commit
     return None if git is None else str(git)
 
 
