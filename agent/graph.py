@@ -172,6 +172,27 @@ def budget_spent(state: GeoState, settings: Settings) -> str | None:
     return None
 
 
+LOW_LOCALIZABILITY = 0.05
+"""Below this localizability (tools/localizability.py), with only zoom left to try, the guard commits."""
+
+
+def nothing_to_go_on(state: GeoState, settings: Settings) -> str | None:
+    """Why to stop when the photo has shown nothing locatable and only re-reading crops is left, else None.
+
+    This is how localizability saves the LLM's zoom rounds on photos with no text: after the readers
+    and any vision tools have run, a score under LOW_LOCALIZABILITY means zooming is unlikely to help.
+    """
+    from agent.planners import ready_tools
+    from tools.localizability import localizability
+
+    if set(ready_tools(state, settings)) - {"zoom"}:
+        return None
+    score = localizability(state["evidence"], state["belief"])
+    if score >= LOW_LOCALIZABILITY:
+        return None
+    return f"nothing to go on (localizability {score:.2f} < {LOW_LOCALIZABILITY})"
+
+
 def is_confident(belief: Belief, evidence: list[Evidence], threshold: float) -> bool:
     """Whether the Belief is sure enough to stop: top country at `threshold` and a point located in it.
 
@@ -189,12 +210,17 @@ def is_confident(belief: Belief, evidence: list[Evidence], threshold: float) -> 
 
 
 def guard(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Stop the turn on a spent budget or, outside chat questions, once the Belief is confident."""
+    """Stop the turn on a spent budget, on a confident Belief, or when nothing is locatable.
+
+    The last two apply outside chat questions; see `is_confident` and `nothing_to_go_on`.
+    """
     ctx = runtime.context
     why = budget_spent(state, ctx.settings)
     if why is None and not state.get("question") and state["evidence"]:
         if is_confident(state["belief"], state["evidence"], ctx.settings.stop_confidence):
             why = f"confident (top country >= {ctx.settings.stop_confidence:g})"
+        else:
+            why = nothing_to_go_on(state, ctx.settings)
     if why is not None:
         ctx.tracer.step(
             kind="guard", name="stop", output={"why": why}, belief=state["belief"].probabilities()

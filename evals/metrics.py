@@ -34,6 +34,7 @@ class Scored:
     pred_lon: float | None
     pred_country: str | None
     confidence: float = 0.0
+    localizability: float | None = None
 
     @cached_property
     def distance_km(self) -> float | None:
@@ -75,6 +76,7 @@ def scored_from_result(row: Mapping[str, Any]) -> Scored:
     return Scored(
         true_lat, true_lon, truth.get("country"), point[0], point[1],
         guess.get("country"), float(guess.get("confidence") or 0.0),
+        None if row.get("localizability") is None else float(row["localizability"]),
     )
 
 
@@ -178,13 +180,19 @@ class CoveragePoint:
     within_200km: float
 
 
-def coverage_accuracy(rows: Iterable[Scored], steps: Sequence[int] = COVERAGE_STEPS) -> list[CoveragePoint]:
-    """Return the coverage-accuracy curve: rows sorted by confidence, most confident first.
+def coverage_accuracy(
+    rows: Iterable[Scored],
+    steps: Sequence[int] = COVERAGE_STEPS,
+    by: Literal["confidence", "localizability"] = "confidence",
+) -> list[CoveragePoint]:
+    """Return the coverage-accuracy curve: rows sorted by `by`, highest first.
 
+    `by` is the agent's confidence in its country, or the photo's localizability score (abstention).
     For each coverage c% in `steps`, the top ceil(c% of n) rows are kept and their country accuracy and
-    accuracy within 200 km computed. Ties in confidence keep the rows' order; misses have confidence 0.
+    accuracy within 200 km computed. Ties keep the rows' order; misses have confidence 0 and a missing
+    localizability counts as 0. `min_confidence` of each point is the lowest kept score.
     """
-    ranked = sorted(rows, key=lambda r: -r.confidence)
+    ranked = sorted(rows, key=lambda r: -(getattr(r, by) or 0.0))
     if not ranked:
         raise ValueError("no predictions to summarise")
     within_200 = accuracy_within(200)
@@ -192,7 +200,9 @@ def coverage_accuracy(rows: Iterable[Scored], steps: Sequence[int] = COVERAGE_ST
     for pct in steps:
         kept = ranked[: max(1, math.ceil(len(ranked) * pct / 100))]
         points.append(
-            CoveragePoint(pct / 100, len(kept), kept[-1].confidence, country_accuracy(kept), within_200(kept))
+            CoveragePoint(
+                pct / 100, len(kept), getattr(kept[-1], by) or 0.0, country_accuracy(kept), within_200(kept)
+            )
         )
     return points
 

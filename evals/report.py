@@ -174,6 +174,8 @@ def build_sections(run: RunResults) -> list[Section]:
         _breakdown("Per continent (truth)", per_continent(scored)),
         countries,
         _coverage(scored),
+        *([_coverage(scored, by="localizability")] if any(r.localizability is not None for r in scored)
+          else []),
         _worst(run),
         _confusions(scored),
         _usage(run),
@@ -211,12 +213,17 @@ def _breakdown(title: str, table: dict[str, dict[str, float | int]], limit: int 
     return Section(title, headers, rows, note)
 
 
-def _coverage(scored: list[Scored]) -> Section:
+def _coverage(scored: list[Scored], by: str = "confidence") -> Section:
     rows = [[f"{p.coverage:.0%}", str(p.n), f"{p.min_confidence:.2f}", _pct(p.country_accuracy),
-             _pct(p.within_200km)] for p in coverage_accuracy(scored)]
-    note = "Photos sorted by the agent's confidence in its country, most sure first."
-    return Section("Coverage vs accuracy", ["coverage", "n", "min confidence", "country acc.", "≤200 km"],
-                   rows, note)
+             _pct(p.within_200km)] for p in coverage_accuracy(scored, by=by)]
+    if by == "confidence":
+        note = "Photos sorted by the agent's confidence in its country, most sure first."
+        return Section("Coverage vs accuracy", ["coverage", "n", "min confidence", "country acc.", "≤200 km"],
+                       rows, note)
+    note = ("Abstention: photos sorted by localizability (tools/localizability.py), most locatable first; "
+            "answering only the top c% is what abstaining on the rest would score.")
+    return Section("Abstention by localizability",
+                   ["coverage", "n", "min localizability", "country acc.", "≤200 km"], rows, note)
 
 
 def _worst(run: RunResults) -> Section:

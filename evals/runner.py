@@ -162,6 +162,7 @@ def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: fl
 def result_row(sample: Sample, result: Any, seconds: float) -> dict[str, Any]:
     """The row of a located photo: its guess, the error against the truth, cost and tool errors."""
     from agent.geo import distance_km
+    from tools.localizability import localizability
 
     guess = result.guess
     answered = guess.lat is not None and guess.lon is not None
@@ -192,6 +193,7 @@ def result_row(sample: Sample, result: Any, seconds: float) -> dict[str, Any]:
             "message": "; ".join(f"{e.tool}: {e.error.message}" for e in unexpected)[:500],
         } if unexpected else None,
         "trace_id": result.trace_id,
+        "localizability": round(localizability(result.evidence, result.fusion.belief), 3),
     }
 
 

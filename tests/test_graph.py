@@ -249,3 +249,28 @@ def test_refused_calls_use_up_the_budget_so_the_run_ends():
     assert [e.tool for e in result.evidence] == ["ocr", "zoom", "zoom"]
     assert all("covers 100%" in e.error.message for e in result.evidence[1:])
     assert result.tool_calls == 3 and result.llm_calls == 3 and result.guess.country_code == "FR"
+
+
+def test_guard_commits_when_a_photo_without_text_leaves_only_zoom(tmp_path):
+    """On a real photo with no writing (scikit-image's coffee cup) the agent spends no LLM call on zooming."""
+    from PIL import Image
+    from skimage import data
+
+    from tools.localizability import localizability
+
+    photo_path = tmp_path / "coffee.png"
+    Image.fromarray(data.coffee()).save(photo_path)
+    store = TraceStore(tmp_path / "traces.sqlite")
+    model = scripted(paris_answer())
+    result = run_planner(
+        load_photo(photo_path), settings(), planner="llm", chat=(model, backend()), traces=store
+    )
+    assert [e.tool for e in result.evidence] == ["ocr"]
+    assert not result.evidence[0].observations.get("lines")
+    guard = [s for s in store.steps(result.trace_id) if s["kind"] == "guard"]
+    assert len(guard) == 1 and guard[0]["output"]["why"].startswith("nothing to go on")
+    assert localizability(result.evidence, result.fusion.belief) < 0.05
+    assert result.llm_calls == 1  # the answer only: no decision round asked for a zoom
+
+    text = run_planner(load_photo(EXAMPLES / PARIS), settings(), planner="policy", traces=store)
+    assert [e.tool for e in text.evidence] == ["ocr", "text_clues", "gazetteer"]  # text keeps it going

@@ -135,3 +135,15 @@ def test_bootstrap_ci_is_reproducible_and_brackets_the_estimate():
     assert 0 <= low < 1000 and math.isinf(high)  # nearest-rank percentiles: no NaN from inf - inf
     mean_low, mean_high = bootstrap_ci(rows, Metric(lambda r: r.confidence, "mean"), n=200)
     assert mean_low < 0.34 < mean_high
+
+
+def test_coverage_by_localizability_is_the_abstention_curve():
+    right = Scored(*TOKYO, "JP", *TOKYO, "JP", 0.1, 0.9)
+    wrong = Scored(*TOKYO, "JP", 0.0, 0.0, "US", 0.9, 0.05)
+    unscored = Scored(*TOKYO, "JP", *TOKYO, "JP", 0.5)  # no localizability: ranked last
+    curve = coverage_accuracy([wrong, unscored, right, right], steps=(50, 75, 100), by="localizability")
+    # most locatable first: the two right answers, then the wrong one (confidence ranks them the other way)
+    assert [p.n for p in curve] == [2, 3, 4]
+    assert [p.country_accuracy for p in curve] == pytest.approx([1.0, 2 / 3, 0.75])
+    assert [p.min_confidence for p in curve] == pytest.approx([0.9, 0.05, 0.0])
+    assert coverage_accuracy([wrong, right], steps=(50,))[0].country_accuracy == 0.0

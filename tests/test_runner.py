@@ -112,6 +112,7 @@ def test_a_bad_photo_is_a_row_not_a_crash(tmp_path: Path) -> None:
     assert good["error"] is None and good["guess"]["country"] == "GR" and good["country_correct"] is True
     assert good["tools_used"] == ["ocr", "text_clues", "gazetteer"] and good["trace_id"]
     assert good["error_km"] < 25
+    assert 0.5 < good["localizability"] <= 1  # Greek text and a placed name: a locatable photo
     assert summary.metrics["n"] == 2 and summary.metrics["unanswered"] == 1
     header = json.loads((tmp_path / "run" / "run.json").read_text())
     assert header["status"] == "success" and header["allow_metadata"] is False
