@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from tools.torch_compat import resolve_device
+
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
@@ -150,19 +152,6 @@ def resolve_spec(settings: Settings, shared_models: Path = SHARED_MODELS) -> Mod
             if spec is not None:
                 return spec
     return None
-
-
-def resolve_device(device: str) -> str:
-    """Map 'auto' | 'cpu' | 'cuda' to the torch device the model runs on."""
-    if device == "cpu":
-        return "cpu"
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if device == "cuda":
-        raise ClipUnavailable("device 'cuda' was asked for but torch sees no CUDA device")
-    return "cpu"
 
 
 class ClipModel:
@@ -310,7 +299,10 @@ def load_clip(settings: Settings, shared_models: Path = SHARED_MODELS) -> ClipMo
             "no CLIP model configured: set clip_model (GEOSLEUTH_CLIP_MODEL) "
             "or put weights in ../shared/models"
         )
-    device = resolve_device(settings.device)
+    try:
+        device = resolve_device(settings.device)
+    except ValueError as exc:
+        raise ClipUnavailable(str(exc)) from exc
     key = (spec.name, spec.fingerprint(), device)
     with _lock:
         if key not in _loaded:

@@ -40,6 +40,7 @@ from typing import Any
 from PIL import Image, ImageOps, ImageStat
 
 from agent.state import Evidence, timed
+from tools.torch_compat import resolve_device
 
 TOOL = "ocr"
 ENGINES = ("rapidocr", "easyocr", "tesseract")
@@ -132,19 +133,6 @@ def _easyocr_reader(gpu: bool) -> Any:
         )
 
     return _model(("easyocr", gpu), build)
-
-
-def _resolve_device(device: str) -> str:
-    """Map 'auto' | 'cpu' | 'cuda' to the device easyocr will use."""
-    if device == "cpu":
-        return "cpu"
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if device == "cuda":
-        raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
-    return "cpu"
 
 
 def _scaled(image: Image.Image, max_side: int) -> tuple[Image.Image, float]:
@@ -559,7 +547,7 @@ def read_text(
         rgb = image.convert("RGB")
         status: dict[str, str] = {}
         lines: list[dict[str, Any]] = []
-        used = _resolve_device(device) if "easyocr" in engines else "cpu"
+        used = resolve_device(device) if "easyocr" in engines else "cpu"
         runs = {
             "rapidocr": lambda: _run_rapidocr(rgb, max_side),
             "easyocr": lambda: _run_easyocr(rgb, max_side, used),

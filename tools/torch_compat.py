@@ -51,3 +51,19 @@ def ensure_torchvision_ops() -> None:
             lib.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         globals()["_library"] = lib  # the Library object must outlive this call
     _done = True
+
+
+def resolve_device(device: str) -> str:
+    """Map the `device` setting ('auto' | 'cpu' | 'cuda') to the torch device models run on.
+
+    'auto' picks CUDA when torch sees a GPU. Raises ValueError when 'cuda' is asked for and none is seen.
+    """
+    if device == "cpu":
+        return "cpu"
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if device == "cuda":
+        raise ValueError("device 'cuda' was asked for but torch sees no CUDA device")
+    return "cpu"
