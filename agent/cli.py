@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import ConfigOption, fail, load_photo_or_fail, load_settings, open_traces, split_csv
+from agent.cli_common import (
+    ConfigOption,
+    NoMetadataOption,
+    fail,
+    load_photo_or_fail,
+    load_settings,
+    open_traces,
+    split_csv,
+)
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -23,9 +31,7 @@ app = typer.Typer(
 def locate(
     photo: Annotated[Path, typer.Argument(help="The photo (JPEG, PNG, TIFF, WebP, HEIC, ...).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, not a panel.")] = False,
-    no_metadata: Annotated[
-        bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
-    ] = False,
+    no_metadata: NoMetadataOption = False,
     planner: Annotated[
         str | None, typer.Option(help="Who picks the tools: llm, policy, or auto (the LLM when one answers).")
     ] = None,

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from agent.cli_common import ConfigOption, fail, load_photo_or_fail, load_settings, open_traces, split_csv
+from agent.cli_common import (
+    ConfigOption,
+    NoMetadataOption,
+    fail,
+    load_photo_or_fail,
+    load_settings,
+    open_traces,
+    split_csv,
+)
 
 HELP = "Ask about the photo, or: /guess (the answer), /trace (the evidence), /quit."
 
@@ -77,9 +85,7 @@ def chat(
     sessions: Annotated[
         Path | None, typer.Option(help="SQLite file of saved sessions (default: <cache_dir>/chat.sqlite).")
     ] = None,
-    no_metadata: Annotated[
-        bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
-    ] = False,
+    no_metadata: NoMetadataOption = False,
     config: ConfigOption = None,
 ) -> None:
     """Talk with the agent about a photo: watch it work, ask why, make it look again."""

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (default: ./geosleuth.toml if present).")
 ]
+NoMetadataOption = Annotated[
+    bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
+]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
