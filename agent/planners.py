@@ -99,6 +99,14 @@ def _chosen_lines(lines: list[str], text: str | None) -> list[str]:
     return picked or lines
 
 
+IMAGE_TOOLS = {
+    "clip_zero_shot": "tools.clip_zero_shot:clip_zero_shot",
+    "retrieval": "tools.retrieval:retrieve",
+    "geoclip": "tools.geoclip_tool:geoclip_locate",
+}
+"""Vision tools the agent calls as `function(image, settings)`: the run's settings, no file round trip."""
+
+
 def call_tool(
     name: str, args: dict[str, Any], state: GeoState, *, photo: Photo, settings: Settings
 ) -> Evidence:
@@ -160,6 +168,11 @@ def call_tool(
             cache_dir=settings.cache_dir / "osm",
             retries=settings.osm_retries,
         )
+    if name in IMAGE_TOOLS:
+        import importlib
+
+        module, function = IMAGE_TOOLS[name].split(":")
+        return getattr(importlib.import_module(module), function)(photo.image, settings)
     return _call_wrapper(name, photo, lines)
 
 

@@ -177,3 +177,22 @@ def test_zoom_is_offered_at_most_twice_per_locate_but_on_every_chat_question(ath
     assert ready_tools(state, settings) == []
     state["question"] = "read the sign on the left again"
     assert ready_tools(state, settings) == ["zoom"]
+
+
+def test_vision_tools_get_the_runs_own_settings(tmp_path, monkeypatch):
+    """clip_zero_shot runs with the model named in the run's Settings, not one from env or a config file."""
+    from agent.planners import run_planner
+    from tools.clip_models import save_random_open_clip
+
+    monkeypatch.delenv("GEOSLEUTH_CLIP_MODEL", raising=False)
+    monkeypatch.chdir(tmp_path)  # no geosleuth.toml here
+    model = save_random_open_clip(tmp_path / "tiny")
+    settings = Settings(
+        use_metadata=False, tools=("clip_zero_shot",), clip_model=str(model), device="cpu",
+        cache_dir=tmp_path / "cache",
+    )
+    result = run_planner(load_photo(ATHENS), settings, planner="policy")
+    clip = next(e for e in result.evidence if e.tool == "clip_zero_shot")
+    assert clip.ok, clip.error
+    assert abs(sum(clip.country_likelihoods.values()) - 1) < 1e-6
+    assert "tiny" in clip.inputs["model"]
