@@ -12,6 +12,7 @@ threads and processes share a cache folder safely.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -44,6 +45,7 @@ def stats() -> dict[str, int]:
     return dict(_STATS)
 
 
+@functools.lru_cache(maxsize=None)
 def _tool_source(tool: str) -> str:
     """Hash of the tool's module source, so editing a tool invalidates its cached results."""
     path = Path(__file__).resolve().parents[1] / "tools" / f"{tool}.py"
@@ -67,7 +69,8 @@ def cached_call(tool: str, key_parts: Sequence[Any], call: Callable[[], Evidence
         key_parts: JSON-able values that decide the result; the first should be the photo's sha256.
         call: Runs the tool; its exceptions propagate (the planner's safety net records them).
 
-    With the cache off this is just `call()`. A damaged or unreadable entry is recomputed.
+    With the cache off this is just `call()`. A damaged or unreadable entry is recomputed. A result read
+    from the cache says so in `observations["cache_hit"]`.
     """
     if _FOLDER is None:
         return call()
@@ -75,10 +78,11 @@ def cached_call(tool: str, key_parts: Sequence[Any], call: Callable[[], Evidence
     path = _FOLDER / tool / key[:2] / f"{key}.json"
     try:
         evidence = Evidence.model_validate_json(path.read_bytes())
-        _STATS["hits"] += 1
-        return evidence
     except (OSError, ValueError):
         pass
+    else:
+        _STATS["hits"] += 1
+        return evidence.model_copy(update={"observations": {**evidence.observations, "cache_hit": True}})
     _STATS["misses"] += 1
     evidence = call()
     if (evidence.error.type if evidence.error else None) in CACHEABLE_ERRORS:
@@ -99,7 +103,7 @@ def tool_key(name: str, args: dict[str, Any], state: Any, photo: Any, settings: 
     them; text tools also depend on the text read so far, the gazetteer on the country hint (the
     Belief), OSM on the best candidate point and the endpoint.
     """
-    from agent.planners import photo_lines
+    from agent.planners import IMAGE_TOOLS, photo_lines
 
     evidence, belief = state["evidence"], state["belief"]
     ocr = [list(settings.ocr_engines), settings.ocr_max_side, settings.device]
@@ -108,6 +112,8 @@ def tool_key(name: str, args: dict[str, Any], state: Any, photo: Any, settings: 
         return parts
     if name in ("ocr", "zoom"):
         return [*parts, ocr]
+    if name in IMAGE_TOOLS:  # vision: the pixels, the model and the index
+        return [*parts, settings.clip_model, str(settings.retrieval_index), settings.device]
     parts.append(photo_lines(evidence))
     if name == "gazetteer":
         parts.append({c: round(p, 6) for c, p in belief.probabilities().items() if p >= 1e-6})
@@ -123,16 +129,11 @@ def cached_tool_call(
 ) -> Evidence:
     """Run `call_tool(name, args, state, photo=..., settings=...)` through the cache (when active).
 
-    This is the hook of `agent.planners.run_planner`: its context's `call_tool` goes through here. A
-    result read from the cache says so in `observations["cache_hit"]`.
+    This is the hook of `agent.planners.run_planner`: its context's `call_tool` goes through here.
     """
     def run() -> Evidence:
         return call_tool(name, args, state, photo=photo, settings=settings)
 
     if _FOLDER is None:
         return run()
-    hits = _STATS["hits"]
-    evidence = cached_call(name, tool_key(name, args, state, photo, settings), run)
-    if _STATS["hits"] > hits:
-        evidence = evidence.model_copy(update={"observations": {**evidence.observations, "cache_hit": True}})
-    return evidence
+    return cached_call(name, tool_key(name, args, state, photo, settings), run)
