@@ -65,11 +65,11 @@ def zoom(
     """
     from tools.ocr import read_text
 
-    inputs: dict[str, Any] = {"box": [float(v) for v in box] if len(box) == 4 else list(box)}
     try:
         pixels = crop_box(image.size, box)
     except (ValueError, TypeError) as exc:
-        return Evidence.failure(TOOL, "bad_input", str(exc), inputs=inputs)
+        return Evidence.failure(TOOL, "bad_input", str(exc), inputs={"box": list(box)})
+    inputs: dict[str, Any] = {"box": [float(v) for v in box]}
     with timed() as clock:
         crop = image.crop(pixels)
         scale = max_side / max(crop.size)
@@ -114,10 +114,9 @@ def zoom_tool(path: str, left: float, top: float, right: float, bottom: float) -
         right: Right edge of the crop, 0-1.
         bottom: Bottom edge of the crop, 0-1.
     """
-    from agent.photo import PhotoError, load_photo
+    from tools.on_photo import evidence_for_path
 
-    try:
-        photo = load_photo(path)
-    except PhotoError as exc:
-        return Evidence.failure(TOOL, "bad_input", str(exc)).model_dump(mode="json")
-    return zoom(photo.image, [left, top, right, bottom]).model_dump(mode="json")
+    return evidence_for_path(TOOL, path, lambda photo, settings: zoom(
+        photo.image, [left, top, right, bottom], engines=settings.ocr_engines,
+        max_side=settings.ocr_max_side, device=settings.device,
+    ))
