@@ -20,7 +20,6 @@ from agent.cli_common import ConfigOption, make_console
 if TYPE_CHECKING:
     from agent.traces import TraceStore
 
-"""Same as agent.cli.ConfigOption; not imported from there because agent.cli imports this module."""
 DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="Trace store file, or a folder holding traces.sqlite (default: trace_db)."),

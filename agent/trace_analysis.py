@@ -13,6 +13,8 @@ from collections import Counter
 from itertools import zip_longest
 from typing import Any
 
+from agent.planners import TEXT_TOOLS
+
 MOVED = 0.01
 """A country's probability must change by more than this for a step to have moved the Belief."""
 
@@ -24,9 +26,6 @@ LARGE_DROP_RATIO = 0.1
 
 PUSHED_RATIO = 0.5
 """A text step that halves P(truth) (or lowers it by more than MOVED) with a wrong leader misread text."""
-
-TEXT_TOOLS = ("text_clues", "gazetteer", "osm")
-"""Tools whose claims come from the text OCR read."""
 
 FAILURE_CLASSES: dict[str, str] = {
     "tool_error": "a tool (or the run) failed with an error other than 'nothing found' (no_result)",
@@ -59,11 +58,9 @@ def is_failure(run: dict) -> bool:
     return run.get("status") == "error" or not run.get("country_correct")
 
 
-def p_truth_path(run: dict, steps: list[dict]) -> list[tuple[str, float | None]]:
-    """P(true country) before any step ("prior") and after each step ("<idx> <kind> <name>")."""
-    path: list[tuple[str, float | None]] = [("prior", run.get("prior_p_truth"))]
-    path += [(f"{s['idx']} {s['kind']} {s['name']}", s.get("p_truth")) for s in steps]
-    return path
+def final_p_truth(steps: list[dict], default: float | None = None) -> float | None:
+    """P(true country) after the last step that recorded it; `default` when none did."""
+    return next((s["p_truth"] for s in reversed(steps) if s.get("p_truth") is not None), default)
 
 
 def tool_deltas(run: dict, steps: list[dict]) -> list[dict]:
@@ -183,7 +180,7 @@ def classify(run: dict, steps: list[dict]) -> list[str]:
     )
     if rising or stopped_early:
         classes.append("committed_too_early")
-    final = next((s["p_truth"] for s in reversed(steps) if s.get("p_truth") is not None), None)
+    final = final_p_truth(steps)
     prior = run.get("prior_p_truth")
     if final is not None and prior is not None and final > prior + MOVED:
         classes.append("weak_evidence")
@@ -243,8 +240,7 @@ def failure_report(traces: list[tuple[dict, list[dict]]], examples: int = 3) -> 
             classes[labels[0]]["examples"].append({
                 "id": run["id"], "photo": run["photo"], "truth": run["truth_country"],
                 "guess": run.get("guess_country"), "error_km": run.get("error_km"), "classes": labels,
-                "p_truth_final": next((s["p_truth"] for s in reversed(steps) if s.get("p_truth") is not None),
-                                      run.get("prior_p_truth")),
+                "p_truth_final": final_p_truth(steps, run.get("prior_p_truth")),
             })
     return {
         "runs": len(traces),
@@ -294,10 +290,6 @@ def diff_runs(a: dict, steps_a: list[dict], b: dict, steps_b: list[dict]) -> dic
     Returns {"same_photo": bool, "header": [(field, a, b)], "steps": [(a_line, b_line)],
     "first_divergence": index of the first step whose kind/name differ, or None}.
     """
-    def final_p(run: dict, steps: list[dict]) -> float | None:
-        return next((s["p_truth"] for s in reversed(steps) if s.get("p_truth") is not None),
-                    run.get("prior_p_truth"))
-
     def tools(steps: list[dict]) -> str:
         return ", ".join(s["name"] for s in steps if s["kind"] == "tool")
 
@@ -310,7 +302,7 @@ def diff_runs(a: dict, steps_a: list[dict], b: dict, steps_b: list[dict]) -> dic
         ("guess", lambda r, s: r.get("guess_country")),
         ("confidence", lambda r, s: (r.get("guess") or {}).get("confidence")),
         ("error_km", lambda r, s: r.get("error_km")),
-        ("P(truth) final", final_p),
+        ("P(truth) final", lambda r, s: final_p_truth(s, r.get("prior_p_truth"))),
         ("failure classes", lambda r, s: ", ".join(classify(r, s)) or "-"),
         ("tools", lambda r, s: tools(s)),
         ("steps", lambda r, s: len(s)),
