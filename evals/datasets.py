@@ -261,8 +261,7 @@ def load_samples(
     seen: set[str] = set()
     col = spec.columns
     for number, row in enumerate(rows, 2):
-        image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
-        sample_id = (row[col["id"]] if col.get("id") else Path(image_value).stem).strip()
+        image_value, sample_id = _image_and_id(col, row)
         try:
             lat, lon = float(row[col["lat"] or ""]), float(row[col["lon"] or ""])
         except (TypeError, ValueError):
@@ -278,6 +277,12 @@ def load_samples(
     return samples
 
 
+def _image_and_id(col: dict[str, str | None], row: dict[str, str]) -> tuple[str, str]:
+    """A label row's image value (its image column, else its id) and its sample id (else the image's stem)."""
+    image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
+    return image_value, (row[col["id"]] if col.get("id") else Path(image_value).stem).strip()
+
+
 def dataset_status(spec: DatasetSpec, data_root: Path | None = None) -> DatasetStatus:
     """Count what of a dataset is on disk: its label file, rows and images present."""
     folder = spec.folder(data_root)
@@ -287,8 +292,7 @@ def dataset_status(spec: DatasetSpec, data_root: Path | None = None) -> DatasetS
     col = spec.columns
     present = 0
     for row in rows:
-        image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
-        sample_id = row[col["id"]] if col.get("id") else Path(image_value).stem
+        image_value, sample_id = _image_and_id(col, row)
         present += _image_path(spec, folder, {"image": image_value, "id": sample_id}).is_file()
     return DatasetStatus(spec, folder, True, len(rows), present)
 
