@@ -49,8 +49,13 @@ def photo_sets(limit: int = SHARED_PHOTOS) -> dict[str, list[dict[str, Any]]]:
     return sets
 
 
-def measure(planner: str, photos: list[dict[str, Any]], settings: Settings) -> dict[str, Any]:
-    """Run one planner on the photos (metadata withheld) and return its per-photo figures and accuracy."""
+def measure(
+    planner: str, photos: list[dict[str, Any]], settings: Settings, chat: tuple[Any, Any] | None = None
+) -> dict[str, Any]:
+    """Run one planner on the photos (metadata withheld) and return its per-photo figures and accuracy.
+
+    `chat` is the (chat model, backend) the LLM planner uses, made once so its set-up is not timed.
+    """
     from agent.photo import PhotoError, load_photo
     from agent.planners import run_planner
     from evals.metrics import Scored, summarize
@@ -60,7 +65,7 @@ def measure(planner: str, photos: list[dict[str, Any]], settings: Settings) -> d
     for photo in photos:
         answer: tuple[Any, Any, Any, float] = (None, None, None, 0.0)
         try:
-            result = run_planner(load_photo(photo["path"]), blind, planner=planner)
+            result = run_planner(load_photo(photo["path"]), blind, planner=planner, chat=chat)
         except PhotoError:  # an unreadable photo counts as unanswered, never as (0, 0)
             errors += 1
         else:
@@ -88,18 +93,16 @@ def run(settings: Settings) -> None:
     from rich.table import Table
 
     from agent.cli_common import make_console
-    from agent.planners import resolve_planner
+    from agent.llm import llm_available, make_chat_model
 
     console = make_console()
-    planners = ["policy"]
-    if resolve_planner("auto", settings) == "llm":
+    planners, chat = ["policy"], None
+    available = llm_available(settings)
+    if available is True:
         planners.insert(0, "llm")
+        chat = make_chat_model(settings)
     else:
-        from agent.llm import llm_available
-
-        console.print(
-            f"[yellow]agent suite: no LLM available ({llm_available(settings)}); policy only[/yellow]"
-        )
+        console.print(f"[yellow]agent suite: no LLM available ({available}); policy only[/yellow]")
     columns = (
         "planner",
         "photos",
@@ -121,7 +124,7 @@ def run(settings: Settings) -> None:
         for column in columns:
             table.add_column(column, justify="left" if column == "planner" else "right")
         for planner in planners:
-            m = measure(planner, photos, settings)
+            m = measure(planner, photos, settings, chat if planner == "llm" else None)
             table.add_row(
                 planner,
                 str(m["photos"]),
