@@ -23,6 +23,7 @@ L2-normalised unless asked otherwise, computed in batches under `torch.inference
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import os
@@ -83,13 +84,14 @@ class ModelSpec:
         return key.hexdigest()[:16]
 
 
-def open_clip_architectures() -> set[str]:
-    """Built-in open_clip architecture names, read from its config folder without importing it."""
+@functools.cache
+def open_clip_architectures() -> frozenset[str]:
+    """Built-in open_clip architecture names, read once from its config folder without importing it."""
     spec = importlib.util.find_spec("open_clip")
     if spec is None or not spec.submodule_search_locations:
-        return set()
+        return frozenset()
     folder = Path(next(iter(spec.submodule_search_locations))) / "model_configs"
-    return {path.stem for path in folder.glob("*.json")}
+    return frozenset(path.stem for path in folder.glob("*.json"))
 
 
 def _architecture_prefix(file_name: str) -> str | None:
