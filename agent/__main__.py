@@ -1,5 +1,5 @@
-"""Allow `python -m agent` as a synonym of the `geosleuth` command."""
+"""Allow `python -m geosleuth` as a synonym of the `geosleuth` command."""
 
-from agent.cli import main
+from geosleuth.app.cli import main
 
 main()

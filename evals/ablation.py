@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config import Settings
-from evals.metrics import THRESHOLDS_KM
+from geosleuth.core.config import Settings
+from geosleuth.evals.metrics import THRESHOLDS_KM
 
 SKIPPED_TOOLS = ("zoom",)
 """Tools with no ablation row of their own (see the module docstring)."""
@@ -46,7 +46,7 @@ class AblationRow:
 
 def tool_chain(tool: str) -> tuple[str, ...]:
     """The tools a tool needs before it, plus itself: text tools read OCR text, OSM a gazetteer point."""
-    from agent.planners import TEXT_TOOLS
+    from geosleuth.run.planners import TEXT_TOOLS
 
     if tool == "osm":
         return ("ocr", "gazetteer", "osm")
@@ -96,7 +96,7 @@ def run_ablation(
     """
     from rich.console import Console
 
-    from evals.runner import EvalOptions, RunError, resolve_eval_planner, run_eval
+    from geosleuth.evals.runner import EvalOptions, RunError, resolve_eval_planner, run_eval
 
     console = console or Console()
     results = []

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import METRICS, Scored, summarize
-from evals.report import METRIC_LABELS, format_km, format_metric, load_run
+from geosleuth.evals.metrics import METRICS, Scored, summarize
+from geosleuth.evals.report import METRIC_LABELS, format_km, format_metric, load_run
 
 TIE_KM = 1.0
 """Two errors closer than this are a tie (geocoders round; 1 km is below any threshold that matters)."""

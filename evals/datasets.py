@@ -11,7 +11,7 @@ image path. Where a set lives:
 A set whose files are missing raises `DatasetMissing` with what is missing and where to get it. A
 path to a CSV file also works as a dataset (`generic_csv`): columns are found by their usual names
 and images are looked up next to the CSV. When a set has no country column, the true country is the
-Natural Earth polygon holding the point (`agent.geo.country_at`), as for the shared sets.
+Natural Earth polygon holding the point (`geosleuth.core.geo.country_at`), as for the shared sets.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from agent.cache import cache_dir
+from geosleuth.core.cache import cache_dir
 
 REGISTRY_DIR = Path(__file__).resolve().parent / "datasets"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -53,7 +53,7 @@ class DatasetMissing(DatasetError):
 class MetricSpec(BaseModel):
     """A metric a dataset is scored with."""
 
-    name: str = Field(description="Name in `evals.metrics.METRICS`.")
+    name: str = Field(description="Name in `geosleuth.evals.metrics.METRICS`.")
     higher_is_better: bool = Field(description="Direction of improvement.")
 
 
@@ -249,7 +249,7 @@ def load_samples(
         DatasetMissing: the set's label file is not on disk (the message says where to get it).
         DatasetError: the label file lacks a column, or a row has no usable lat/lon or a duplicate id.
     """
-    from agent.geo import country_at
+    from geosleuth.core.geo import country_at
 
     folder = spec.folder(data_root)
     if not (folder / spec.labels).is_file():

@@ -39,7 +39,7 @@ class Scored:
     @cached_property
     def distance_km(self) -> float | None:
         """Geodesic error in km, None when there was no predicted point."""
-        from agent.geo import distance_km
+        from geosleuth.core.geo import distance_km
 
         if self.pred_lat is None or self.pred_lon is None:
             return None
@@ -149,7 +149,7 @@ def breakdown(rows: Iterable[Scored], key: Callable[[Scored], str]) -> dict[str,
 
 def continent_of(row: Scored) -> str:
     """Return the GeoNames continent code (EU, AS, ...) of the row's true country, '??' when unknown."""
-    from agent.countries import get_country
+    from geosleuth.core.countries import get_country
 
     if not row.true_country:
         return "??"

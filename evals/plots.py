@@ -1,7 +1,7 @@
 """Inline SVG plots for eval reports: the error CDF and a world map of truth vs prediction.
 
 The SVG is plain text with no scripts, fonts or links to fetch, so an HTML report that inlines it is
-self-contained. The basemap is the Natural Earth admin-0 polygons that `agent.geo` loads, simplified.
+self-contained. The basemap is the Natural Earth admin-0 polygons that `geosleuth.core.geo` loads, simplified.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from evals.metrics import THRESHOLDS_KM
+from geosleuth.evals.metrics import THRESHOLDS_KM
 
 CDF_MIN_KM, CDF_MAX_KM = 0.1, 20_000.0
 """Range of the CDF's log x axis (half the Earth's circumference is ~20,000 km)."""
@@ -124,7 +124,7 @@ def world_map_svg(points: Iterable[MapPoint], width: int = 800) -> str:
 @lru_cache(maxsize=1)
 def _basemap_path() -> str:
     """Return one SVG path (degrees: x = lon + 180, y = 90 - lat) of all simplified country outlines."""
-    from agent.geo import country_shapes
+    from geosleuth.core.geo import country_shapes
 
     rings = []
     for country in country_shapes():

@@ -2,7 +2,7 @@
 
 A run folder (written by the eval runner) holds `run.json` (the header) and `results.jsonl` (one row
 per photo). `load_run` reads it; `write_report` writes `report.md` and `report.html`. The HTML page
-fetches nothing: its plots are inline SVG (`evals.plots`) and the thumbnails of the worst failures
+fetches nothing: its plots are inline SVG (`geosleuth.evals.plots`) and the thumbnails of the worst failures
 are small inline JPEGs.
 """
 
@@ -18,7 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from evals.metrics import (
+from geosleuth.evals.metrics import (
     METRICS,
     THRESHOLDS_KM,
     Scored,
@@ -43,7 +43,7 @@ METRIC_LABELS = {
     "median_km_all": "median error (misses = ∞)",
     "geoscore_all": "mean GeoScore (misses = 0)",
 }
-"""How each of `evals.metrics.METRICS` is named in reports."""
+"""How each of `geosleuth.evals.metrics.METRICS` is named in reports."""
 
 
 @dataclass
@@ -156,7 +156,7 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
 def build_sections(run: RunResults) -> list[Section]:
     """Compute every table of the report (and the plots of the HTML page) from a run."""
-    from evals.plots import MapPoint, error_cdf_svg, world_map_svg
+    from geosleuth.evals.plots import MapPoint, error_cdf_svg, world_map_svg
 
     scored = run.scored
     map_points = [
@@ -290,7 +290,7 @@ def _git_text(git: Any) -> str | None:
 
 def _thumbnail(image: Any, run_dir: Path) -> str | None:
     """Return a data: URI of a small JPEG of the photo (metadata-free), or None when it cannot be read."""
-    from agent.photo import PhotoError, load_photo
+    from geosleuth.core.photo import PhotoError, load_photo
 
     if not image:
         return None

@@ -11,7 +11,7 @@ folder made for another dataset, planner, tool list or metadata choice is refuse
 One photo's failure never stops the run: an unreadable photo, an exception, or going past the
 per-image time limit becomes a row whose `error` says what happened (`timeout` for the limit) and
 whose guess is null (a miss). File metadata is withheld from every tool unless `allow_metadata`.
-Tool results are cached by photo hash (`evals.tool_cache`), so a second run with other tools
+Tool results are cached by photo hash (`geosleuth.evals.tool_cache`), so a second run with other tools
 (an ablation) reuses the OCR of the first.
 
 Threads are the default backend: on a 2-core CPU they were measured faster than processes (0.54 vs
@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.config import Settings
-from evals.datasets import Sample, get_spec, load_samples, require_images
+from geosleuth.core.config import Settings
+from geosleuth.evals.datasets import Sample, get_spec, load_samples, require_images
 
 BACKENDS = ("thread", "process", "ray")
 RESULTS = "results.jsonl"
@@ -111,7 +111,7 @@ _STORES_LOCK = threading.Lock()
 
 def _trace_store(run_dir: str) -> Any:
     """This process's TraceStore of a run folder (one per process; it keeps one connection per thread)."""
-    from agent.traces import TraceStore
+    from geosleuth.run.traces import TraceStore
 
     key = f"{os.getpid()}:{run_dir}"
     with _STORES_LOCK:
@@ -161,8 +161,8 @@ def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: fl
 
 def result_row(sample: Sample, result: Any, seconds: float) -> dict[str, Any]:
     """The row of a located photo: its guess, the error against the truth, cost and tool errors."""
-    from agent.geo import distance_km
-    from tools.localizability import localizability
+    from geosleuth.core.geo import distance_km
+    from geosleuth.tools.localizability import localizability
 
     guess = result.guess
     answered = guess.lat is not None and guess.lon is not None
@@ -204,9 +204,9 @@ def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
     the trace only. Past the per-image limit (enforced here in the main thread of a process) the row
     records a `timeout` error.
     """
-    from agent.photo import PhotoError, load_photo
-    from agent.planners import run_planner
-    from evals import tool_cache
+    from geosleuth.core.photo import PhotoError, load_photo
+    from geosleuth.run.planners import run_planner
+    from geosleuth.evals import tool_cache
 
     if tool_cache.active_folder() != (Path(job.tool_cache) if job.tool_cache else None):
         tool_cache.activate(job.tool_cache)
@@ -235,7 +235,7 @@ def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
 
 def _worker_init(cache_folder: str | None) -> None:
     """Start a worker process: Ctrl-C is the parent's to handle; the tool cache is on."""
-    from evals import tool_cache
+    from geosleuth.evals import tool_cache
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     tool_cache.activate(cache_folder)
@@ -320,7 +320,7 @@ def make_header(
     options: EvalOptions, settings: Settings, planner: str, dataset_version: int
 ) -> dict[str, Any]:
     """The run.json header of a run (settings scrubbed of secrets)."""
-    from agent.traces import scrub_config
+    from geosleuth.run.traces import scrub_config
 
     return {
         "name": options.out.name,
@@ -416,7 +416,7 @@ class PoolBackend:
                 initializer=_worker_init, initargs=(job.tool_cache,),
             )
         else:
-            from evals import tool_cache
+            from geosleuth.evals import tool_cache
 
             tool_cache.activate(job.tool_cache)
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="geosleuth-eval")
@@ -447,7 +447,7 @@ class PoolBackend:
 def make_backend(options: EvalOptions, job: EvalJob) -> Backend:
     """The backend named by `options.backend`."""
     if options.backend == "ray":
-        from evals.ray_backend import RayBackend
+        from geosleuth.evals.ray_backend import RayBackend
 
         return RayBackend(job, workers=options.workers, address=options.ray_address)
     return PoolBackend(job, options.backend, options.workers)
@@ -520,11 +520,11 @@ def resolve_eval_planner(requested: str, settings: Settings) -> str:
     Raises:
         RunError: "llm" was asked for and no LLM is available.
     """
-    from agent.planners import resolve_planner
+    from geosleuth.run.planners import resolve_planner
 
     planner = resolve_planner(requested, settings)
     if planner == "llm":
-        from agent.llm import llm_available
+        from geosleuth.run.llm import llm_available
 
         available = llm_available(settings)
         if available is not True:
@@ -561,7 +561,7 @@ def run_eval(options: EvalOptions, settings: Settings, console: Any = None) -> E
         TimeRemainingColumn,
     )
 
-    from evals.metrics import scored_from_result, summarize
+    from geosleuth.evals.metrics import scored_from_result, summarize
 
     if options.backend not in BACKENDS:
         raise RunError(f"unknown backend {options.backend!r}; known: {', '.join(BACKENDS)}")

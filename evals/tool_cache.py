@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.state import Evidence
+from geosleuth.core.state import Evidence
 
 CACHEABLE_ERRORS = {None, "no_result"}
 """Error types whose Evidence is stored; others (timeouts, unavailable services, ...) may change."""
@@ -97,13 +97,13 @@ def cached_call(tool: str, key_parts: Sequence[Any], call: Callable[[], Evidence
 
 
 def tool_key(name: str, args: dict[str, Any], state: Any, photo: Any, settings: Any) -> list[Any]:
-    """The inputs that decide tool `name`'s result in this state (see `agent.planners.call_tool`).
+    """The inputs that decide tool `name`'s result in this state (see `geosleuth.run.planners.call_tool`).
 
     OCR and zoom depend on the pixels and the OCR settings only, so a run with other tools reuses
     them; text tools also depend on the text read so far, the gazetteer on the country hint (the
     Belief), OSM on the best candidate point and the endpoint.
     """
-    from agent.planners import IMAGE_TOOLS, photo_lines
+    from geosleuth.run.planners import IMAGE_TOOLS, photo_lines
 
     evidence, belief = state["evidence"], state["belief"]
     ocr = [list(settings.ocr_engines), settings.ocr_max_side, settings.device]
@@ -129,7 +129,7 @@ def cached_tool_call(
 ) -> Evidence:
     """Run `call_tool(name, args, state, photo=..., settings=...)` through the cache (when active).
 
-    This is the hook of `agent.planners.run_planner`: its context's `call_tool` goes through here.
+    This is the hook of `geosleuth.run.planners.run_planner`: its context's `call_tool` goes through here.
     """
     def run() -> Evidence:
         return call_tool(name, args, state, photo=photo, settings=settings)

@@ -14,7 +14,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from evals.scenes import BASE_PHOTOS, base_photo, render_sign  # noqa: E402
+from geosleuth.evals.scenes import BASE_PHOTOS, base_photo, render_sign  # noqa: E402
 
 SIZE = (1224, 816)  # ~1 MP, 3:2
 

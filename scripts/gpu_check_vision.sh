@@ -17,8 +17,8 @@ import torch
 sys.stdout.write(f"torch {torch.__version__}, CUDA available: {torch.cuda.is_available()}, "
                  f"CPU threads: {torch.get_num_threads()}\n")
 start = time.perf_counter()
-from agent.config import Settings  # noqa: E402
-from evals.bench_vision import run  # noqa: E402
+from geosleuth.core.config import Settings  # noqa: E402
+from geosleuth.app.bench_vision import run  # noqa: E402
 
 run(Settings(device="auto"))
 sys.stdout.write(f"total {time.perf_counter() - start:.1f} s\n")

@@ -14,7 +14,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def result_row(id_: str, truth: tuple[float, float, str | None], guess: dict[str, Any] | None, *,
                image: str = "", error: dict[str, str] | None = None, seconds: float = 1.0) -> dict[str, Any]:
     """Return one results.jsonl row; `guess` holds country/lat/lon/confidence (or is None: a miss)."""
-    from agent.geo import distance_km
+    from geosleuth.core.geo import distance_km
 
     lat, lon, country = truth
     full = None
@@ -46,9 +46,9 @@ def write_run(run_dir: Path, rows: list[dict[str, Any]], **header: Any) -> Path:
 @cache
 def example_rows(tools: tuple[str, ...], limit: int = 6) -> tuple[dict[str, Any], ...]:
     """Run the real policy planner on examples/*.jpg (metadata withheld) and return result rows."""
-    from agent.config import Settings
-    from agent.photo import load_photo
-    from agent.policy import locate
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.policy import locate
 
     settings = Settings(use_metadata=False, tools=tools)
     rows = []

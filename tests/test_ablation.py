@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from agent.config import resolve_settings
-from evals.ablation import configurations, run_ablation, tool_chain
+from geosleuth.core.config import resolve_settings
+from geosleuth.evals.ablation import configurations, run_ablation, tool_chain
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.geo import distance_km
+from geosleuth.core.geo import distance_km
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
@@ -19,9 +19,9 @@ GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
 
 @pytest.mark.slow
 def test_locate_with_the_local_llm_agent(tmp_path):
-    from agent.config import Settings
-    from agent.llm import llm_available
-    from agent.traces import TraceStore
+    from geosleuth.core.config import Settings
+    from geosleuth.run.llm import llm_available
+    from geosleuth.run.traces import TraceStore
 
     available = llm_available(Settings())
     if available is not True:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from agent.cache import cache_dir, cached_pickle, source_key
+from geosleuth.core.cache import cache_dir, cached_pickle, source_key
 
 
 def test_cache_dir_precedence(monkeypatch, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.geo import distance_km
+from geosleuth.core.geo import distance_km
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -110,7 +110,7 @@ def test_locate_panel_names_the_answer(tmp_path):
 @pytest.mark.slow
 def test_no_metadata_withholds_a_planted_location(tmp_path):
     """A JPEG comment with a wrong location moves the answer only when metadata is allowed."""
-    from agent.photo import insert_jpeg_comment
+    from geosleuth.core.photo import insert_jpeg_comment
 
     row = example_labels()[0]
     clean = EXAMPLES / row["file"]

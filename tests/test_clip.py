@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.config import Settings
-from agent.countries import all_countries
-from tools import clip_models
-from tools.clip_models import SHARED_MODELS, ClipUnavailable, load_clip, parse_spec, resolve_spec
-from tools.clip_zero_shot import (
+from geosleuth.core.config import Settings
+from geosleuth.core.countries import all_countries
+from geosleuth.tools import clip_models
+from geosleuth.tools.clip_models import SHARED_MODELS, ClipUnavailable, load_clip, parse_spec, resolve_spec
+from geosleuth.tools.clip_zero_shot import (
     calibrated,
     class_embeddings,
     clip_zero_shot,
@@ -26,7 +26,7 @@ from tools.clip_zero_shot import (
     ensemble,
     text_embeddings,
 )
-from tools.prompts_clip import (
+from geosleuth.tools.prompts_clip import (
     NO_TEXT,
     Group,
     continent_group,
@@ -47,7 +47,7 @@ def tiny_open_clip(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_hf(tmp_path_factory) -> Path:
     """A random tiny transformers CLIP, its image processor and a byte-level tokenizer, saved to a folder."""
-    from tools.torch_compat import ensure_torchvision_ops
+    from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
     ensure_torchvision_ops()
     from open_clip.tokenizer import bytes_to_unicode
@@ -128,9 +128,9 @@ def test_the_unavailable_answer_imports_no_torch(tmp_path):
     if resolve_spec(Settings()) is not None:
         pytest.skip(f"{SHARED_MODELS} holds a model, so one is configured")
     code = (
-        "import sys; from PIL import Image; from agent.config import Settings;"
-        "from tools.clip_zero_shot import clip_zero_shot; from tools.retrieval import retrieve;"
-        "from tools.geoclip_tool import geoclip_locate;"
+        "import sys; from PIL import Image; from geosleuth.core.config import Settings;"
+        "from geosleuth.tools.clip_zero_shot import clip_zero_shot; from geosleuth.tools.retrieval import retrieve;"
+        "from geosleuth.tools.geoclip_tool import geoclip_locate;"
         f"s = Settings(cache_dir={str(tmp_path)!r}, retrieval_index={str(tmp_path)!r});"
         "im = Image.new('RGB', (8, 8));"
         "kinds = [f(im, s).error.type for f in (clip_zero_shot, retrieve, geoclip_locate)];"

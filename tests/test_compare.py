@@ -1,4 +1,4 @@
-"""`evals.compare`: two eval runs side by side, over the photo ids both have."""
+"""`geosleuth.evals.compare`: two eval runs side by side, over the photo ids both have."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from eval_runs import example_rows, result_row, write_run
 from rich.console import Console
 
-from evals.compare import compare_runs, print_comparison
+from geosleuth.evals.compare import compare_runs, print_comparison
 
 PARIS, LONDON, LYON = (48.8566, 2.3522, "FR"), (51.5074, -0.1278, "GB"), (45.7640, 4.8357, "FR")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import read_config_file, resolve_settings
+from geosleuth.core.config import read_config_file, resolve_settings
 
 
 def test_defaults_when_nothing_is_set():

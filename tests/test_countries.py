@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.countries import (
+from geosleuth.core.countries import (
     DATA_DIR,
     Country,
     all_countries,
@@ -194,7 +194,7 @@ def test_countries_for_codes_and_symbols():
 
 def test_table_is_cached_on_disk_and_reloads_the_same(tmp_path):
     code = (
-        "import time; t = time.perf_counter(); from agent.countries import all_countries; "
+        "import time; t = time.perf_counter(); from geosleuth.core.countries import all_countries; "
         "table = all_countries(); print(time.perf_counter() - t, len(table), table['JP'].drives_on)"
     )
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evals.datasets import (
+from geosleuth.evals.datasets import (
     REGISTRY_DIR,
     DatasetError,
     DatasetMissing,

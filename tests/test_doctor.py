@@ -11,8 +11,8 @@ from pathlib import Path
 
 from test_llm import OpenAIStub, closed_port_url
 
-from agent.config import Settings
-from agent.doctor import data_checks, llm_checks, run_checks
+from geosleuth.core.config import Settings
+from geosleuth.app.doctor import data_checks, llm_checks, run_checks
 
 GEOSLEUTH = Path(sys.executable).with_name("geosleuth")
 
@@ -83,7 +83,7 @@ def test_llm_checks_describe_a_configured_endpoint(tmp_path) -> None:
 
 
 def test_a_damaged_model_file_is_reported(tmp_path) -> None:
-    from agent.local_llm import model_path
+    from geosleuth.run.local_llm import model_path
 
     path = model_path(tmp_path)
     path.parent.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""tools.exif on the real camera files in ../shared/data/exif-gps and on planted comments."""
+"""geosleuth.tools.exif on the real camera files in ../shared/data/exif-gps and on planted comments."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.photo import insert_jpeg_comment, load_photo, strip_metadata
-from tools.exif import exif_tool, read_metadata, text_coordinates, xmp_values
+from geosleuth.core.photo import insert_jpeg_comment, load_photo, strip_metadata
+from geosleuth.tools.exif import exif_tool, read_metadata, text_coordinates, xmp_values
 
 UNREADABLE = {"eg_012", "eg_030"}  # truncated / corrupt on purpose: load_photo refuses them
 

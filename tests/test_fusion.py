@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from agent.fusion import PRIOR_FLOOR, Fusion, best_point, commit, prior_belief
-from agent.state import Candidate, Evidence
+from geosleuth.run.fusion import PRIOR_FLOOR, Fusion, best_point, commit, prior_belief
+from geosleuth.core.state import Candidate, Evidence
 
 
 @pytest.mark.parametrize(("kind", "top"), [("gdp", {"US"}), ("population", {"CN", "IN"})])

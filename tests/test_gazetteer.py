@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools.gazetteer import (
+from geosleuth.tools.gazetteer import (
     COMMON_WORDS,
     distance_km,
     find_places,

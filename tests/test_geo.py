@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.geo import country_at, distance_km
+from geosleuth.core.geo import country_at, distance_km
 
 lat_st = st.floats(-90, 90, allow_nan=False)
 lon_st = st.floats(-180, 180, allow_nan=False)

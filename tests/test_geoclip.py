@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agent.config import Settings
-from agent.geo import distance_km
-from tools.clip_models import SHARED_MODELS, load_clip, resolve_spec, save_random_open_clip
-from tools.geoclip_tool import (
+from geosleuth.core.config import Settings
+from geosleuth.core.geo import distance_km
+from geosleuth.tools.clip_models import SHARED_MODELS, load_clip, resolve_spec, save_random_open_clip
+from geosleuth.tools.geoclip_tool import (
     NEEDS,
     gallery_coordinates,
     gallery_embeddings,

@@ -14,8 +14,8 @@ from typing import Any, Literal
 import pytest
 from pydantic import BaseModel, Field
 
-from agent.config import Settings
-from agent.llm import (
+from geosleuth.core.config import Settings
+from geosleuth.run.llm import (
     NO_KEY,
     LLMError,
     capabilities_from_listing,
@@ -181,7 +181,7 @@ def test_availability_of_an_endpoint(stub, monkeypatch) -> None:
 
 
 def test_availability_of_the_embedded_model_starts_nothing(monkeypatch) -> None:
-    from agent import local_llm
+    from geosleuth.run import local_llm
 
     before = local_llm._shared
     assert llm_available(Settings()) is True

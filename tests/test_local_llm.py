@@ -9,10 +9,10 @@ import urllib.request
 
 import pytest
 
-from agent import local_llm
-from agent.cache import cache_dir
-from agent.config import Settings
-from agent.local_llm import (
+from geosleuth.run import local_llm
+from geosleuth.core.cache import cache_dir
+from geosleuth.core.config import Settings
+from geosleuth.run.local_llm import (
     MODEL_NAME,
     MODEL_SHA256,
     MODEL_SIZE,

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.fusion import Fusion, prior_belief
-from agent.photo import load_photo
-from agent.state import Candidate, Evidence
-from tools.localizability import WEIGHTS, localizability, localizability_cues
-from tools.ocr import read_text
-from tools.text_clues import read_clues
+from geosleuth.run.fusion import Fusion, prior_belief
+from geosleuth.core.photo import load_photo
+from geosleuth.core.state import Candidate, Evidence
+from geosleuth.tools.localizability import WEIGHTS, localizability, localizability_cues
+from geosleuth.tools.ocr import read_text
+from geosleuth.tools.text_clues import read_clues
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from evals.metrics import (
+from geosleuth.evals.metrics import (
     Metric,
     Scored,
     bootstrap_ci,

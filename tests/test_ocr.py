@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 from rapidfuzz import fuzz
 
-from evals.scenes import FontMissingError, base_photo, render_sign, script_of
-from tools import ocr
-from tools.ocr import is_non_latin, merge_lines, read_text, tesseract_packs
+from geosleuth.evals.scenes import FontMissingError, base_photo, render_sign, script_of
+from geosleuth.tools import ocr
+from geosleuth.tools.ocr import is_non_latin, merge_lines, read_text, tesseract_packs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -261,8 +261,8 @@ def test_photo_without_text_is_no_result(base):
 @pytest.mark.slow
 def test_real_street_photos(shared_data):
     """Every street photo reads cleanly; a German shop front reads as German text."""
-    from agent.photo import load_photo
-    from tools.text_clues import read_clues
+    from geosleuth.core.photo import load_photo
+    from geosleuth.tools.text_clues import read_clues
 
     folder = shared_data / "streetscapes-sample"
     photos = sorted(folder.glob("images/*.jpg"))
@@ -292,7 +292,7 @@ def test_normal_read_prints_nothing_and_needs_no_network():
         "    raise OSError('network used')\n"
         "socket.socket.connect = refuse\n"
         "from PIL import Image\n"
-        "from tools.ocr import read_text\n"
+        "from geosleuth.tools.ocr import read_text\n"
         "img = Image.open('examples/ru_moscow_tverskaya.jpg')\n"
         "print(read_text(img).observations['engines'])\n"
         "print(read_text(img, engines=('easyocr',)).observations['engines'])\n"
@@ -306,7 +306,7 @@ def test_normal_read_prints_nothing_and_needs_no_network():
 @pytest.mark.slow
 def test_shim_imports():
     code = (
-        "from tools.torch_compat import ensure_torchvision_ops; ensure_torchvision_ops(); "
+        "from geosleuth.tools.torch_compat import ensure_torchvision_ops; ensure_torchvision_ops(); "
         "import torchvision, easyocr, open_clip"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)

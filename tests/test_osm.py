@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tools import osm
-from tools.osm import build_overpass_query, geocode, query_overpass
+from geosleuth.tools import osm
+from geosleuth.tools.osm import build_overpass_query, geocode, query_overpass
 
 FIXTURES = Path(__file__).parent / "fixtures" / "osm"
 JSON = "application/json"

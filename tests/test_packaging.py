@@ -23,7 +23,7 @@ def test_torch_is_pinned():
 
 def test_shim_lets_torchvision_easyocr_and_open_clip_import():
     code = (
-        "from tools.torch_compat import ensure_torchvision_ops; ensure_torchvision_ops();"
+        "from geosleuth.tools.torch_compat import ensure_torchvision_ops; ensure_torchvision_ops();"
         "import torchvision, easyocr, open_clip; print('imported', torchvision.__version__)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

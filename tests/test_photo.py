@@ -1,4 +1,4 @@
-"""agent.photo on the real camera files in ../shared/data/exif-gps and on files made here."""
+"""geosleuth.core.photo on the real camera files in ../shared/data/exif-gps and on files made here."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from agent.photo import (
+from geosleuth.core.photo import (
     Photo,
     PhotoError,
     insert_jpeg_comment,
@@ -223,7 +223,7 @@ def test_heif_support_is_registered_lazily(shared_data: Path) -> None:
     _, jpeg = row(shared_data, "eg_040")
     _, heic = row(shared_data, "eg_001")
     script = (
-        "import sys\nfrom agent.photo import load_photo\n"
+        "import sys\nfrom geosleuth.core.photo import load_photo\n"
         f"load_photo({str(jpeg)!r})\nassert 'pillow_heif' not in sys.modules\n"
         f"p = load_photo({str(heic)!r})\nassert 'pillow_heif' in sys.modules and p.format == 'HEIF'\n"
     )
@@ -235,7 +235,7 @@ def test_heif_without_pillow_heif_gives_a_clear_error(shared_data: Path) -> None
     _, heic = row(shared_data, "eg_001")
     script = (
         "import sys\nsys.modules['pillow_heif'] = None  # as if it were not installed\n"
-        "from agent.photo import PhotoError, load_photo\n"
+        "from geosleuth.core.photo import PhotoError, load_photo\n"
         f"try:\n    load_photo({str(heic)!r})\nexcept PhotoError as e:\n    print(e)\n"
     )
     out = subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True, capture_output=True, text=True)
@@ -387,7 +387,7 @@ def test_any_mode_and_size_round_trips_to_rgb(
 def test_without_metadata_hides_the_file_name(tmp_path):
     from PIL import Image
 
-    from agent.photo import load_photo
+    from geosleuth.core.photo import load_photo
 
     path = tmp_path / "paris_eiffel_tower.jpg"
     Image.new("RGB", (8, 8), "red").save(path)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import Settings
-from agent.fusion import Fusion, commit, prior_belief
-from agent.graph import fresh_run
-from agent.photo import load_photo
-from agent.planners import (
+from geosleuth.core.config import Settings
+from geosleuth.run.fusion import Fusion, commit, prior_belief
+from geosleuth.run.graph import fresh_run
+from geosleuth.core.photo import load_photo
+from geosleuth.run.planners import (
     Answer,
     PlannerError,
     call_tool,
@@ -20,8 +20,8 @@ from agent.planners import (
     ready_tools,
     resolve_planner,
 )
-from agent.state import Evidence
-from tools import REGISTRY
+from geosleuth.core.state import Evidence
+from geosleuth.tools import REGISTRY
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ATHENS = EXAMPLES / "gr_athens_pharmacy.jpg"
@@ -30,9 +30,9 @@ ATHENS = EXAMPLES / "gr_athens_pharmacy.jpg"
 @pytest.fixture(scope="module")
 def athens():
     """The Athens example read by OCR, text_clues and the gazetteer (real tools), fused."""
-    from tools.gazetteer import find_places
-    from tools.ocr import read_text
-    from tools.text_clues import read_clues
+    from geosleuth.tools.gazetteer import find_places
+    from geosleuth.tools.ocr import read_text
+    from geosleuth.tools.text_clues import read_clues
 
     photo = load_photo(ATHENS)
     fusion = Fusion(prior=prior_belief("gdp"))
@@ -127,7 +127,7 @@ def test_tools_get_their_inputs_from_the_state(athens):
 
 def test_a_registered_tool_without_a_rule_gets_the_photo_as_a_file(athens, monkeypatch):
     photo, fusion = athens
-    monkeypatch.setitem(REGISTRY, "ocr_copy", "tools.ocr:ocr_tool")  # a wrapper taking `path`
+    monkeypatch.setitem(REGISTRY, "ocr_copy", "geosleuth.tools.ocr:ocr_tool")  # a wrapper taking `path`
     settings = Settings(use_metadata=False)
     via_wrapper = call_tool(
         "ocr_copy", {}, state_of(fusion), photo=photo.without_metadata(), settings=settings
@@ -139,7 +139,7 @@ def test_a_registered_tool_without_a_rule_gets_the_photo_as_a_file(athens, monke
 
 
 def test_zoom_reads_a_crop_and_refuses_a_bad_box(athens):
-    from tools.zoom import zoom
+    from geosleuth.tools.zoom import zoom
 
     photo, fusion = athens
     ocr = fusion.steps[0].evidence
@@ -158,7 +158,7 @@ def test_zoom_reads_a_crop_and_refuses_a_bad_box(athens):
 
 
 def test_zoom_must_look_at_a_new_part_of_the_photo():
-    from agent.planners import zoom_refusal
+    from geosleuth.run.planners import zoom_refusal
 
     assert "covers 100%" in zoom_refusal([0, 0, 1, 1], [])
     assert zoom_refusal([0, 0, 0.5, 0.5], []) is None
@@ -181,8 +181,8 @@ def test_zoom_is_offered_at_most_twice_per_locate_but_on_every_chat_question(ath
 
 def test_vision_tools_get_the_runs_own_settings(tmp_path, monkeypatch):
     """clip_zero_shot runs with the model named in the run's Settings, not one from env or a config file."""
-    from agent.planners import run_planner
-    from tools.clip_models import save_random_open_clip
+    from geosleuth.run.planners import run_planner
+    from geosleuth.tools.clip_models import save_random_open_clip
 
     monkeypatch.delenv("GEOSLEUTH_CLIP_MODEL", raising=False)
     monkeypatch.chdir(tmp_path)  # no geosleuth.toml here

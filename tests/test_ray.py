@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import resolve_settings
-from evals.runner import EvalOptions, run_eval
+from geosleuth.core.config import resolve_settings
+from geosleuth.evals.runner import EvalOptions, run_eval
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

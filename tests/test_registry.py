@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools import REGISTRY, check_tool_name, get_tool, register
+from geosleuth.tools import REGISTRY, check_tool_name, get_tool, register
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))

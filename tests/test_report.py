@@ -1,4 +1,4 @@
-"""`evals.report`: Markdown + self-contained HTML reports of eval run folders."""
+"""`geosleuth.evals.report`: Markdown + self-contained HTML reports of eval run folders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from eval_runs import example_rows, result_row, write_run
 from PIL import Image
 
-from evals.report import load_run, write_report
+from geosleuth.evals.report import load_run, write_report
 
 PARIS, LONDON = (48.8566, 2.3522, "FR"), (51.5074, -0.1278, "GB")
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.config import Settings
-from agent.photo import load_photo
-from tools.clip_models import load_clip, save_random_open_clip
-from tools.retrieval import (
+from geosleuth.app.cli import app
+from geosleuth.core.config import Settings
+from geosleuth.core.photo import load_photo
+from geosleuth.tools.clip_models import load_clip, save_random_open_clip
+from geosleuth.tools.retrieval import (
     RetrievalError,
     RetrievalIndex,
     build_index,
@@ -111,7 +111,7 @@ def test_without_an_index_retrieval_is_unavailable(settings):
 
 
 def test_neighbour_weights_are_a_softmax_of_similarities():
-    from tools.retrieval import Neighbour
+    from geosleuth.tools.retrieval import Neighbour
 
     near = [Neighbour("a", 0, 0, None, 0.9), Neighbour("b", 0, 0, None, 0.8)]
     weights = neighbour_weights(near, temperature=0.1)

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agent.config import resolve_settings
-from agent.geo import distance_km
-from agent.photo import insert_jpeg_comment
-from agent.traces import TraceStore
-from evals import tool_cache
-from evals.datasets import Sample, get_spec, load_samples
-from evals.runner import (
+from geosleuth.core.config import resolve_settings
+from geosleuth.core.geo import distance_km
+from geosleuth.core.photo import insert_jpeg_comment
+from geosleuth.run.traces import TraceStore
+from geosleuth.evals import tool_cache
+from geosleuth.evals.datasets import Sample, get_spec, load_samples
+from geosleuth.evals.runner import (
     EvalJob,
     EvalOptions,
     RunError,

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from evals import scenes
-from evals.scenes import FontMissingError, base_photo, find_font, render_sign, script_of
+from geosleuth.evals import scenes
+from geosleuth.evals.scenes import FontMissingError, base_photo, find_font, render_sign, script_of
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from agent.state import LIKELIHOOD_FLOOR, Belief, Candidate, Evidence
+from geosleuth.core.state import LIKELIHOOD_FLOOR, Belief, Candidate, Evidence
 
 CODES = ["US", "FR", "DE", "JP", "BR", "IN", "CN", "GB", "RU", "ZA"]
 prior_st = st.dictionaries(st.sampled_from(CODES), st.floats(1e-6, 1e9), min_size=2, max_size=len(CODES))

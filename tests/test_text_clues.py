@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.countries import get_country, population_prior
-from agent.state import Belief, Evidence
-from tools.text_clues import MAX_CHARS, read_clues, text_clues_tool
+from geosleuth.core.countries import get_country, population_prior
+from geosleuth.core.state import Belief, Evidence
+from geosleuth.tools.text_clues import MAX_CHARS, read_clues, text_clues_tool
 
 KINDS = {"script", "language", "phone", "domain", "currency", "postcode", "country_name"}
 

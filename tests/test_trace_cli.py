@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.trace_analysis import FAILURE_CLASSES, attribution, classify, diff_runs, failure_report
-from agent.traces import TraceStore
+from geosleuth.evals.trace_analysis import FAILURE_CLASSES, attribution, classify, diff_runs, failure_report
+from geosleuth.run.traces import TraceStore
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -29,9 +29,9 @@ def eval_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     OCR alone gives the policy no country evidence, so it answers the prior's leader (US) and fails.
     """
-    from agent.config import Settings
-    from agent.photo import load_photo
-    from agent.planners import run_planner
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.planners import run_planner
 
     folder = tmp_path_factory.mktemp("runs") / "examples-policy"
     store = TraceStore(folder / "traces.sqlite")
@@ -127,7 +127,7 @@ def test_default_store_comes_from_settings(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path / "cache"))
     assert "no trace store at" in run_cli("list").stderr
     monkeypatch.setenv("GEOSLEUTH_TRACE_DB", str(tmp_path / "mine.sqlite"))
-    from agent.config import resolve_settings
+    from geosleuth.core.config import resolve_settings
 
     store = TraceStore.for_settings(resolve_settings()[0])
     assert store.path == tmp_path / "mine.sqlite"

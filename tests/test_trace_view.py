@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.trace_view import TraceViewError, make_server
-from agent.traces import TraceStore
+from geosleuth.app.trace_view import TraceViewError, make_server
+from geosleuth.run.traces import TraceStore
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PHOTO = EXAMPLES / "fr_paris_cafe_de_flore.jpg"
@@ -26,9 +26,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """A real policy trace of the Paris example, served on a free loopback port: (base URL, run id)."""
-    from agent.config import Settings
-    from agent.photo import load_photo
-    from agent.planners import run_planner
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.planners import run_planner
 
     settings = Settings(use_metadata=False, tools=("ocr", "text_clues", "gazetteer"))
     store = TraceStore(tmp_path_factory.mktemp("view") / "traces.sqlite")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.traces import SCHEMA_VERSION, TraceStore, TraceStoreError
+from geosleuth.run.traces import SCHEMA_VERSION, TraceStore, TraceStoreError
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TRUTH_FR = {"lat": 48.8541, "lon": 2.3326, "country": "FR"}
@@ -219,9 +219,9 @@ def test_secrets_never_reach_the_file(tmp_path: Path, monkeypatch: pytest.Monkey
 
 @pytest.mark.slow
 def test_real_policy_traces_on_examples(tmp_path: Path) -> None:
-    from agent.config import Settings
-    from agent.photo import load_photo
-    from agent.planners import run_planner
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.planners import run_planner
 
     settings = Settings(use_metadata=False, tools=("ocr", "text_clues", "gazetteer"))
     store = TraceStore(tmp_path / "t.sqlite")

@@ -1,49 +1,64 @@
-"""The geosleuth tools: one module per tool, each a typed function returning Evidence.
+"""The geosleuth tools: one module per tool, each a typed function returning Evidence and its `SPEC`.
 
-`REGISTRY` names every tool once and points, lazily as `module:attribute`, at its LangChain
-wrapper, so importing this package stays cheap. Unknown names fail with a "did you mean" hint.
+`registry()` finds every module of this package that defines `SPEC` (a `ToolSpec`) and registers
+it under its name, once per process; importing this package stays cheap because the tool modules
+are imported only then, and they import their models lazily. Unknown names fail with a
+"did you mean" hint.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
-from typing import Any
+import pkgutil
 
-REGISTRY: dict[str, str] = {}
+from geosleuth.tools.spec import ToolSpec
 
 
-def register(name: str, target: str) -> None:
-    """Register a tool's LangChain wrapper under a unique name (`target` is 'module:attribute')."""
-    if name in REGISTRY and REGISTRY[name] != target:
-        raise ValueError(f"tool {name!r} is registered twice ({REGISTRY[name]} and {target})")
-    REGISTRY[name] = target
+@functools.lru_cache(maxsize=1)
+def registry() -> dict[str, ToolSpec]:
+    """Every tool of the package by name, in module order; two specs with one name are an error."""
+    specs: dict[str, ToolSpec] = {}
+    for module in pkgutil.iter_modules(__path__):
+        spec = getattr(importlib.import_module(f"{__name__}.{module.name}"), "SPEC", None)
+        if not isinstance(spec, ToolSpec):
+            continue
+        if spec.name in specs:
+            raise ValueError(f"tool {spec.name!r} is declared twice ({module.name} and another module)")
+        specs[spec.name] = spec
+    return specs
 
 
 def check_tool_name(name: str) -> str:
     """Return `name` if it is a registered tool; else raise ValueError with a did-you-mean hint."""
-    if name in REGISTRY:
+    known = registry()
+    if name in known:
         return name
-    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    close = difflib.get_close_matches(name, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown tool {name!r}.{hint} Known tools: {', '.join(REGISTRY)}")
+    raise ValueError(f"unknown tool {name!r}.{hint} Known tools: {', '.join(known)}")
 
 
-def get_tool(name: str) -> Any:
-    """Import and return the LangChain tool registered under `name`."""
-    module, attribute = REGISTRY[check_tool_name(name)].split(":")
-    return getattr(importlib.import_module(module), attribute)
+def get_spec(name: str) -> ToolSpec:
+    """The ToolSpec registered under `name` (ValueError with a hint when there is none)."""
+    return registry()[check_tool_name(name)]
 
 
-for _name, _target in (
-    ("exif", "tools.exif:exif_tool"),
-    ("ocr", "tools.ocr:ocr_tool"),
-    ("text_clues", "tools.text_clues:text_clues_tool"),
-    ("gazetteer", "tools.gazetteer:gazetteer_tool"),
-    ("osm", "tools.osm:osm_tool"),
-    ("zoom", "tools.zoom:zoom_tool"),
-    ("clip_zero_shot", "tools.clip_zero_shot:clip_zero_shot_tool"),
-    ("retrieval", "tools.retrieval:retrieval_tool"),
-    ("geoclip", "tools.geoclip_tool:geoclip_tool"),
-):
-    register(_name, _target)
+def fusion_weight(tool: str) -> float:
+    """How much Evidence from `tool` counts in fusion: its spec's weight, 1.0 for an unknown name."""
+    spec = registry().get(tool)
+    return spec.weight if spec else 1.0
+
+
+def text_readers() -> tuple[str, ...]:
+    """The tools whose Evidence holds lines read from the photo (ocr, zoom)."""
+    return tuple(name for name, spec in registry().items() if spec.reads_text)
+
+
+def tool_table() -> str:
+    """The README's tool table (Markdown), rendered from the specs."""
+    rows = ["| tool | reads | what it does | offline source |", "|---|---|---|---|"]
+    for name, spec in registry().items():
+        rows.append(f"| `{name}` | {', '.join(spec.needs)} | {spec.what} | {spec.offline_source} |")
+    return "\n".join(rows)

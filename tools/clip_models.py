@@ -32,13 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from tools.torch_compat import resolve_device
+from geosleuth.tools.torch_compat import resolve_device
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from agent.config import Settings
+    from geosleuth.core.config import Settings
 
 SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
@@ -161,7 +161,7 @@ class ClipModel:
 
     def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
         """Load the model `spec` names onto `device` ('cpu' or 'cuda'); raise ClipUnavailable if it fails."""
-        from tools.torch_compat import ensure_torchvision_ops
+        from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
         ensure_torchvision_ops()
         self.spec = spec
@@ -249,7 +249,7 @@ class ClipModel:
         )
 
     def encode_texts(self, texts: list[str], *, batch_size: int = 256, normalize: bool = True) -> np.ndarray:
-        """Embed texts into an (n, dim) float32 array (prefer `tools.clip_zero_shot.text_embeddings`)."""
+        """Embed texts into an (n, dim) float32 array (prefer `geosleuth.tools.clip_zero_shot.text_embeddings`)."""
 
         def run(chunk: list[str]) -> Any:
             self.text_batches_encoded += 1
@@ -331,7 +331,7 @@ def save_random_open_clip(folder: Path, model_cfg: dict[str, Any] | None = None,
 
     import torch
 
-    from tools.torch_compat import ensure_torchvision_ops
+    from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
     ensure_torchvision_ops()
     import open_clip

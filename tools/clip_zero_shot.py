@@ -1,7 +1,7 @@
 """Tool "clip_zero_shot": a calibrated country distribution from CLIP prompt ensembles.
 
 How: the photo's CLIP image embedding is compared (cosine) with class embeddings of several prompt
-groups (`tools.prompts_clip`): countries, continents, the script on signs, the side of the road, and
+groups (`geosleuth.tools.prompts_clip`): countries, continents, the script on signs, the side of the road, and
 descriptive scene groups (setting, biome, architecture, road markings, how locatable the scene is).
 A class embedding is the renormalised mean of its prompts' normalised text embeddings. Each group's
 class probabilities are `softmax(logit_scale * cosine / TEMPERATURE)`.
@@ -27,15 +27,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.state import Evidence, timed
-from tools.prompts_clip import LOCALIZABLE_SCORES, Group, country_groups, scene_groups
+from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.prompts_clip import LOCALIZABLE_SCORES, Group, country_groups, scene_groups
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from agent.config import Settings
-    from tools.clip_models import ClipModel
+    from geosleuth.core.config import Settings
+    from geosleuth.tools.clip_models import ClipModel
 
 TOOL = "clip_zero_shot"
 TEMPERATURE = 2.0
@@ -146,7 +147,7 @@ def clip_zero_shot(image: Image.Image, settings: Settings, *, model: ClipModel |
         Evidence with a distribution over ISO alpha-2 codes summing to one, or an "unavailable"
         Evidence (strength 0) when no CLIP model is configured or it cannot be loaded.
     """
-    from tools.clip_models import ClipUnavailable, load_clip
+    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 
     with timed() as clock:
         try:
@@ -186,21 +187,25 @@ def _top(probs: dict[str, float], k: int = 3) -> list[list[Any]]:
     return [[c, round(p, 4)] for c, p in sorted(probs.items(), key=lambda item: -item[1])[:k]]
 
 
-from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrapper comes last)
+def run(call: ToolCall) -> Evidence:
+    """Ask the run's CLIP model about the run's photo."""
+    return clip_zero_shot(call.image(), call.settings)
 
 
-@tool(TOOL)
-def clip_zero_shot_tool(path: str) -> dict[str, Any]:
-    """Ask CLIP which country the photo looks like (landscape, architecture, roads, script on signs).
+SPEC = ToolSpec(
+    name=TOOL,
+    function=clip_zero_shot,
+    run=run,
+    description="""Ask CLIP which country the photo looks like (landscape, architecture, roads, script on signs).
 
-    Use it when the photo has little or no readable text, or to check a guess from text clues. It
-    returns a probability per country, the likely continent and script, the side of the road, and
-    scene attributes (urban/rural, biome, architecture, road markings). Weaker than readable signs.
-    Unavailable when no CLIP model is configured.
-
-    Args:
-        path: Path of the photo file.
-    """
-    from tools.on_photo import evidence_for_path
-
-    return evidence_for_path(TOOL, path, lambda photo, settings: clip_zero_shot(photo.image, settings))
+Use it when the photo has little or no readable text, or to check a guess from text clues. It
+returns a probability per country, the likely continent and script, the side of the road, and scene
+attributes (urban/rural, biome, architecture, road markings). Weaker than readable signs.
+Unavailable when no CLIP model is configured.""",
+    needs=("photo", "model"),
+    weight=0.6,  # a look, not a reading: landscapes and buildings repeat across borders
+    key=("settings.clip_model", "settings.device"),
+    cue="scene",
+    what="country, continent, script, driving side and scene prompt ensembles",
+    offline_source="CLIP weights you provide",
+)

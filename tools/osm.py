@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.sax import SAXException
 
-from langchain_core.tools import tool
 
-from agent.state import Candidate, ErrorType, Evidence, timed
+from geosleuth.core.state import Candidate, ErrorType, Evidence, timed
+from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
+
+TOOL = "osm"
 
 DEFAULT_OVERPASS_URL = "https://overpass-api.de/api/interpreter"
 DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
@@ -167,12 +169,12 @@ def build_overpass_query(
     return f"[out:json][timeout:{max(1, math.ceil(timeout_s))}];\n(\n{clauses}\n);\nout center {limit};"
 
 
-def _fetch_overpass(endpoint: str, query: str, timeout: float) -> tuple[str, str]:
-    """POST one query; return (content type, body) or raise `_Failed`."""
+def _fetch_overpass(endpoint: str, query: str, timeout: float, user_agent: str) -> tuple[str, str]:
+    """POST one query with `user_agent`; return (content type, body) or raise `_Failed`."""
     request = urllib.request.Request(
         endpoint,
         data=urllib.parse.urlencode({"data": query}).encode(),
-        headers={"User-Agent": USER_AGENT, "Accept": "application/json, application/osm3s+xml"},
+        headers={"User-Agent": user_agent, "Accept": "application/json, application/osm3s+xml"},
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -216,6 +218,7 @@ def query_overpass(
     cache_dir: Path | None = None,
     retries: int = 2,
     limit: int = 50,
+    user_agent: str = USER_AGENT,
 ) -> Evidence:
     """Find OpenStreetMap nodes and ways named like text seen in the photo, inside a candidate area.
 
@@ -229,6 +232,7 @@ def query_overpass(
         cache_dir: Folder for cached responses; None disables the cache.
         retries: Most retries after 429, 5xx or timeouts.
         limit: Most elements to return.
+        user_agent: HTTP User-Agent sent to the server (`Settings.user_agent` in a run).
 
     Returns:
         Evidence from tool "osm": a candidate point per element (ways by their centre), the names
@@ -252,7 +256,7 @@ def query_overpass(
                 result = _parse_overpass(endpoint, cached["content_type"], cached["body"])
             else:
                 content_type, body = _with_retries(
-                    lambda remaining: _fetch_overpass(endpoint, query, remaining),
+                    lambda remaining: _fetch_overpass(endpoint, query, remaining, user_agent),
                     timeout_s=timeout_s, retries=retries,
                 )
                 result = _parse_overpass(endpoint, content_type, body)
@@ -432,37 +436,37 @@ def _nominatim_evidence(rows: list[dict[str, Any]], inputs: dict[str, Any], seco
     )
 
 
-def _settings() -> Any:
-    """Settings from the environment and config file (endpoints, time budget, retries, cache)."""
-    from agent.config import read_config_file, resolve_settings
-
-    return resolve_settings(file=read_config_file())[0]
-
-
-@tool("osm")
-def osm_tool(names: str, lat: float, lon: float, radius_km: float = 5.0) -> dict[str, Any]:
-    """Check whether OpenStreetMap has features with these names near a candidate point.
-
-    Use it to confirm a guess: pass names read in the photo (shops, streets, stations), separated
-    by ';', and the point and radius (km) to search around. Returns the matching features' locations.
-    Needs network access to an Overpass server.
-    """
-    s = _settings()
+def run(call: ToolCall) -> Evidence:
+    """Search OSM for this call's photo lines around the best candidate point, with the run's endpoint."""
+    s, point = call.settings, call.point
+    if point is None:
+        return Evidence.failure(TOOL, "bad_input", "no candidate point to search around")
     return query_overpass(
-        names.split(";"), around=(lat, lon, radius_km), endpoint=s.overpass_url, timeout_s=s.osm_timeout_s,
-        cache_dir=s.cache_dir / "osm", retries=s.osm_retries,
-    ).model_dump(mode="json")
+        list(call.lines),
+        around=(point.lat, point.lon, s.osm_radius_km),
+        endpoint=s.overpass_url,
+        timeout_s=s.osm_timeout_s,
+        cache_dir=s.cache_dir / "osm",
+        retries=s.osm_retries,
+        user_agent=s.user_agent,
+    )
 
 
-@tool("geocode")
-def geocode_tool(query: str) -> dict[str, Any]:
-    """Find where an address, landmark or place name is, using OpenStreetMap's Nominatim geocoder.
+SPEC = ToolSpec(
+    name=TOOL,
+    function=query_overpass,
+    run=run,
+    description="""Check whether OpenStreetMap has features named like text in the photo near the best candidate point.
 
-    Pass the text as it would be typed into a map search, e.g. "Karlsplatz, Wien". Returns candidate
-    locations and the countries they are in. Needs network access to a Nominatim server.
-    """
-    s = _settings()
-    return geocode(
-        query, endpoint=s.nominatim_url, timeout_s=s.osm_timeout_s, cache_dir=s.cache_dir / "osm",
-        user_agent=s.user_agent, retries=s.osm_retries,
-    ).model_dump(mode="json")
+Use it to confirm a guess from the gazetteer: it searches the names read in the photo (shops,
+streets, stations) around the point and returns the matching features' locations. Needs network
+access to an Overpass server.""",
+    needs=("lines", "point"),
+    weight=0.8,
+    key=("lines", "point", "settings.overpass_url", "settings.osm_radius_km"),
+    planner_args=TEXT_ARG,
+    cue="places",
+    ablation=("ocr", "gazetteer", TOOL),
+    what="named features near a candidate (Overpass), geocoding (Nominatim), cached, with retries",
+    offline_source="configurable endpoints",
+)

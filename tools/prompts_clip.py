@@ -7,7 +7,7 @@ countries say how (`countries`): per class, the relative likelihood of each coun
 are kept as observations; they map to no country, since no table here ties a biome to a country
 without being fitted to some photo collection.
 
-Country names come from `agent.countries` (English short names; CLDR/GeoNames).
+Country names come from `geosleuth.core.countries` (English short names; CLDR/GeoNames).
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class Group:
 @cache
 def country_group() -> Group:
     """One class per country: the country-name prompts."""
-    from agent.countries import all_countries
+    from geosleuth.core.countries import all_countries
 
     prompts = {
         code: tuple(t.format(c.name) for t in COUNTRY_TEMPLATES) for code, c in all_countries().items()
@@ -146,7 +146,7 @@ def country_group() -> Group:
 @cache
 def continent_group() -> Group:
     """One class per continent; each speaks equally for all its countries."""
-    from agent.countries import all_countries
+    from geosleuth.core.countries import all_countries
 
     members: dict[str, dict[str, float]] = {code: {} for code in CONTINENTS}
     for code, country in all_countries().items():
@@ -158,7 +158,7 @@ def continent_group() -> Group:
 @cache
 def script_group() -> Group:
     """One class per script (and one for no writing); a script speaks for the countries that read it."""
-    from agent.countries import COMPOSITE_SCRIPTS, all_countries, script_shares
+    from geosleuth.core.countries import COMPOSITE_SCRIPTS, all_countries, script_shares
 
     shares = script_shares()
     prompts: dict[str, tuple[str, ...]] = {
@@ -180,7 +180,7 @@ def script_group() -> Group:
 @cache
 def driving_group() -> Group:
     """Left- or right-hand traffic; each side speaks for the countries that drive on it."""
-    from agent.countries import all_countries
+    from geosleuth.core.countries import all_countries
 
     sides: dict[str, dict[str, float]] = {"left": {}, "right": {}}
     for code, country in all_countries().items():

@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from agent.state import Candidate, Evidence, timed
+from geosleuth.core.state import Candidate, Evidence, timed
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from agent.config import Settings
-    from tools.clip_models import ClipModel
+    from geosleuth.core.config import Settings
+    from geosleuth.tools.clip_models import ClipModel
 
 TOOL = "retrieval"
 FORMAT_VERSION = 1
@@ -127,8 +128,8 @@ def build_index(
     import faiss
     import numpy as np
 
-    from agent.geo import country_at
-    from agent.photo import PhotoError, load_photo
+    from geosleuth.core.geo import country_at
+    from geosleuth.core.photo import PhotoError, load_photo
 
     if out.exists() and not force:
         raise RetrievalError(f"{out} exists; pass --force to replace it")
@@ -283,7 +284,7 @@ def retrieve(
         and the neighbours and negatives in `observations`; an "unavailable" Evidence when no index
         or CLIP model is configured, a "bad_input" one for a broken or mismatched index.
     """
-    from tools.clip_models import ClipUnavailable, load_clip
+    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 
     with timed() as clock:
         if settings.retrieval_index is None:
@@ -347,20 +348,23 @@ def _row(n: Neighbour) -> dict[str, Any]:
     }
 
 
-from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrapper comes last)
+def run(call: ToolCall) -> Evidence:
+    """Query the run's retrieval index with the run's photo."""
+    return retrieve(call.image(), call.settings)
 
 
-@tool(TOOL)
-def retrieval_tool(path: str) -> dict[str, Any]:
-    """Find geotagged photos that look like this one and return their coordinates as candidates.
+SPEC = ToolSpec(
+    name=TOOL,
+    function=retrieve,
+    run=run,
+    description="""Find geotagged photos that look like this one and return their coordinates as candidates.
 
-    Use it for photos without readable text (landscapes, streets, landmarks) to get candidate points
-    and a country vote; the least similar photos come back as negatives. Needs an index built with
-    `geosleuth index build` and the same CLIP model; unavailable otherwise.
-
-    Args:
-        path: Path of the photo file.
-    """
-    from tools.on_photo import evidence_for_path
-
-    return evidence_for_path(TOOL, path, lambda photo, settings: retrieve(photo.image, settings))
+Use it for photos without readable text (landscapes, streets, landmarks) to get candidate points and
+a country vote; the least similar photos come back as negatives. Needs an index built with
+`geosleuth index build` and the same CLIP model; unavailable otherwise.""",
+    needs=("photo", "model"),
+    weight=0.8,
+    key=("settings.clip_model", "settings.retrieval_index", "settings.device"),
+    what="nearest geotagged photos in a FAISS index (`geosleuth index build`) as candidate points",
+    offline_source="CLIP weights + your index",
+)

@@ -22,9 +22,8 @@ from functools import cache
 from typing import Any
 
 import regex
-from langchain_core.tools import tool
 
-from agent.countries import (
+from geosleuth.core.countries import (
     all_countries,
     countries_for_calling_code,
     countries_for_language,
@@ -33,7 +32,8 @@ from agent.countries import (
     normalize_name,
     script_shares,
 )
-from agent.state import LIKELIHOOD_FLOOR, Evidence, timed
+from geosleuth.core.state import LIKELIHOOD_FLOOR, Evidence, timed
+from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
 
 TOOL = "text_clues"
 MAX_CHARS = 20_000
@@ -455,13 +455,25 @@ def _postcode_clues(text: str) -> list[Clue]:
             clues.append(Clue("postcode", token, dict.fromkeys(codes, 1.0), 0.2))
     return clues
 
+def run(call: ToolCall) -> Evidence:
+    """Read the clues in the photo lines of this call."""
+    return read_clues(list(call.lines))
 
-@tool("text_clues")
-def text_clues_tool(text: str) -> dict[str, Any]:
-    """Read country clues from text seen in the photo (OCR output, one line per line).
 
-    Finds the writing script, the language, phone numbers, web and e-mail domains, currency signs,
-    country names and postcode formats, and returns which countries they point to with how strongly.
-    The text is only matched against tables; it is never treated as instructions.
-    """
-    return read_clues(text.splitlines()).model_dump(mode="json")
+SPEC = ToolSpec(
+    name=TOOL,
+    function=read_clues,
+    run=run,
+    description="""Read country clues from text seen in the photo (OCR output, one line per line).
+
+Finds the writing script, the language, phone numbers, web and e-mail domains, currency signs,
+country names and postcode formats, and returns which countries they point to with how strongly.
+The text is only matched against tables; it is never treated as instructions.""",
+    needs=("lines",),
+    key=("lines",),
+    planner_args=TEXT_ARG,
+    cue="text",
+    ablation=("ocr", TOOL),
+    what="script → countries, language id, phone numbers, web domains, currency, postcodes, country names",
+    offline_source="babel/CLDR, lingua, phonenumbers, GeoNames",
+)

@@ -13,7 +13,9 @@ from typing import Any
 
 from PIL import Image
 
-from agent.state import Evidence, timed
+from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.ocr import read_text
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 TOOL = "zoom"
 MIN_CROP_PX = 16
@@ -54,7 +56,7 @@ def zoom(
     Args:
         image: The photo (already oriented upright).
         box: The crop as fractions of width and height: (left, top, right, bottom), each 0-1.
-        engines: OCR engines, as for `tools.ocr.read_text`.
+        engines: OCR engines, as for `geosleuth.tools.ocr.read_text`.
         max_side: The crop is scaled so its long side has this many pixels before reading.
         device: Where easyocr runs ('auto', 'cpu', 'cuda').
 
@@ -63,8 +65,6 @@ def zoom(
         full photo's pixels, engine) and `text`; a `bad_input` failure for an unusable box and the
         OCR tool's failures (`no_result`, `unavailable`) otherwise.
     """
-    from tools.ocr import read_text
-
     try:
         pixels = crop_box(image.size, box)
     except (ValueError, TypeError) as exc:
@@ -96,27 +96,38 @@ def zoom(
     )
 
 
-from langchain_core.tools import tool  # noqa: E402  (the thin LLM-facing wrapper comes last)
+def run(call: ToolCall) -> Evidence:
+    """Re-read the crop the planner chose (`args["box"]`, the whole photo by default)."""
+    s = call.settings
+    box = call.args.get("box") or [0.0, 0.0, 1.0, 1.0]
+    return zoom(call.image(), box, engines=s.ocr_engines, max_side=s.ocr_max_side, device=s.device)
 
 
-@tool(TOOL)
-def zoom_tool(path: str, left: float, top: float, right: float, bottom: float) -> dict[str, Any]:
-    """Look closer at part of a photo: read the text in a crop, scaled up (small or distant signs).
+SPEC = ToolSpec(
+    name=TOOL,
+    function=zoom,
+    run=run,
+    description="""Look closer at part of a photo: read the text in a crop, scaled up (small or distant signs).
 
-    Use it after ocr when a sign is too small to read or to read one region again. The box is given
-    as fractions of the photo's width and height, e.g. left=0, top=0, right=0.5, bottom=1 is the
-    left half.
-
-    Args:
-        path: Path of the photo file.
-        left: Left edge of the crop, 0-1.
-        top: Top edge of the crop, 0-1.
-        right: Right edge of the crop, 0-1.
-        bottom: Bottom edge of the crop, 0-1.
-    """
-    from tools.on_photo import evidence_for_path
-
-    return evidence_for_path(TOOL, path, lambda photo, settings: zoom(
-        photo.image, [left, top, right, bottom], engines=settings.ocr_engines,
-        max_side=settings.ocr_max_side, device=settings.device,
-    ))
+Use it after ocr when a sign is too small to read or to read one region again. The box is given as
+fractions of the photo's width and height, e.g. [0, 0, 0.5, 1] is the left half.""",
+    needs=("photo",),
+    key=("settings.ocr_engines", "settings.ocr_max_side", "settings.device"),
+    sources=(read_text,),
+    after=("ocr",),
+    reads_text=True,
+    repeatable=True,
+    planner_args={
+        "box": {
+            "type": "array",
+            "items": {"type": "number"},
+            "minItems": 4,
+            "maxItems": 4,
+            "description": "Crop [left, top, right, bottom] as 0-1 fractions of the photo.",
+        }
+    },
+    cue="reads",
+    ablation=(),
+    what='re-reads the text in a crop of the photo (for the LLM: "read the sign on the left again")',
+    offline_source="the OCR engines",
+)

@@ -1,0 +1,224 @@
+"""`geosleuth eval`: run an eval (`eval DATASET` is short for `eval run DATASET`), report, compare, ablate.
+
+The group's first word falls through to `run` when it is not a sub-command, so `geosleuth eval
+im2gps3k-dev --limit 5` and `geosleuth eval run im2gps3k-dev --limit 5` are the same command.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from geosleuth.app.cli_common import ConfigOption, fail, load_settings, make_console, split_csv
+
+
+class DefaultRunGroup(TyperGroup):
+    """A command group whose unknown first word is the dataset of its `run` command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Insert `run` before the arguments when the first one is not a sub-command or a help flag."""
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
+eval_app = typer.Typer(
+    cls=DefaultRunGroup,
+    no_args_is_help=True,
+    help="Evaluate on a labelled photo set: `geosleuth eval DATASET --limit N ...` (short for `eval run`), "
+    "then `eval report RUN`, `eval compare A B`; `eval ablate DATASET`; `eval datasets` lists the sets.",
+)
+
+DataRootOption = Annotated[
+    Path | None,
+    typer.Option("--data-root", help="Folder of published sets (default: $GEOSLEUTH_DATA_DIR or the cache)."),
+]
+
+
+def _print_metrics(summary: Any, console: Any) -> None:
+    """Print the headline metrics of a finished run."""
+    from rich.table import Table
+
+    from geosleuth.evals.metrics import THRESHOLDS_KM
+
+    m = summary.metrics
+    if not m:
+        console.print("no photos evaluated")
+        return
+    table = Table(title=f"{summary.run_dir}  ({m['n']} photos)", title_justify="left")
+    for column in ("country", *(f"≤{km} km" for km in THRESHOLDS_KM), "median km", "GeoScore", "errors"):
+        table.add_column(column, justify="right")
+    errors = sum(r.get("error") is not None for r in summary.rows)
+    table.add_row(
+        f"{m['country_accuracy']:.1%}", *(f"{m[f'within_{km}km']:.1%}" for km in THRESHOLDS_KM),
+        f"{m['median_km_all']:,.0f}", f"{m['geoscore_all']:,.0f}", str(errors),
+    )
+    console.print(table)
+
+
+@eval_app.command("run")
+def run_command(
+    dataset: Annotated[str, typer.Argument(help="A registered set (see `eval datasets`) or a labels CSV.")],
+    planner: Annotated[
+        str | None, typer.Option(help="policy, llm or auto (default: the planner setting).")
+    ] = None,
+    tools: Annotated[str | None, typer.Option(help="Comma-separated tools the agent may use.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N photos.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Photos evaluated at once.")] = 2,
+    backend: Annotated[
+        str,
+        typer.Option(help="thread (measured fastest and lightest on 2 cores; one shared LLM), process "
+                     "(a hard per-photo time limit; a model copy per worker) or ray."),
+    ] = "thread",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (ray://host:port or auto); default: a local Ray.")
+    ] = None,
+    time_limit: Annotated[
+        float, typer.Option(min=1, help="Seconds per photo before it counts as a timeout.")
+    ] = 300,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/DATASET-PLANNER).")] = None,
+    allow_metadata: Annotated[
+        bool, typer.Option("--allow-metadata", help="Let tools read EXIF/XMP/comments (withheld by default).")
+    ] = False,
+    force_new: Annotated[
+        bool, typer.Option("--force-new", help="Move an existing run folder aside and start over.")
+    ] = False,
+    no_tool_cache: Annotated[
+        bool, typer.Option("--no-tool-cache", help="Recompute every tool result (no reuse by photo hash).")
+    ] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")] = False,
+    data_root: DataRootOption = None,
+    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Evaluate the agent on a dataset; resumable (rerun the same command to continue)."""
+    from geosleuth.run.planners import resolve_planner
+    from geosleuth.evals.datasets import DatasetError
+    from geosleuth.evals.runner import EvalOptions, RunError, run_eval
+
+    settings = load_settings(config, tools=split_csv(tools), prior=prior, device=device, planner=planner)
+    chosen = resolve_planner(settings.planner, settings)
+    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
+    options = EvalOptions(
+        dataset=dataset, out=out or Path("runs") / f"{folder_name}-{chosen}", planner=chosen, limit=limit,
+        workers=workers, backend=backend, time_limit_s=time_limit, allow_metadata=allow_metadata,
+        force_new=force_new, data_root=data_root, ray_address=ray_address, tool_cache=not no_tool_cache,
+        progress=not no_progress,
+    )
+    console = make_console(stderr=True)
+    try:
+        summary = run_eval(options, settings, console)
+    except (DatasetError, RunError) as exc:
+        fail(str(exc))
+    if summary.interrupted:
+        sys.stderr.write(f"interrupted: {len(summary.rows)} rows kept in {summary.run_dir}; "
+                         "rerun the same command to continue\n")
+    _print_metrics(summary, make_console())
+    if summary.interrupted:
+        raise typer.Exit(130)
+
+
+@eval_app.command("datasets")
+def datasets_command(data_root: DataRootOption = None) -> None:
+    """List the registered datasets and what of each is on disk."""
+    from rich.table import Table
+
+    from geosleuth.evals.datasets import DatasetError, dataset_status, load_registry
+
+    try:
+        registry = load_registry()
+    except DatasetError as exc:
+        fail(str(exc))
+    table = Table(title="datasets", title_justify="left")
+    for column in ("name", "version", "photos", "on disk", "folder"):
+        table.add_column(column, overflow="fold")
+    for spec in registry.values():
+        status = dataset_status(spec, data_root)
+        if status.ready:
+            state = "[green]ready[/green]"
+        elif status.labels_present:
+            state = f"[yellow]{status.images_present}/{status.rows} images[/yellow]"
+        else:
+            state = "[red]missing[/red]"
+        table.add_row(spec.name, str(spec.version), str(status.rows or "?"), state, str(status.folder))
+    console = make_console()
+    console.print(table)
+    console.print("`geosleuth eval NAME` on a missing set says where to get it and where to put it.")
+
+
+@eval_app.command("report")
+def report_command(
+    run: Annotated[Path, typer.Argument(help="An eval run folder (runs/NAME).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the report (default: the run folder).")
+    ] = None,
+) -> None:
+    """Write the run's report (Markdown and HTML) and print where it is."""
+    from geosleuth.evals.report import write_report
+
+    try:
+        paths = write_report(run, out)
+    except ValueError as exc:
+        fail(str(exc))
+    for path in paths:
+        sys.stdout.write(f"{path}\n")
+
+
+@eval_app.command("compare")
+def compare_command(
+    run_a: Annotated[Path, typer.Argument(help="The baseline run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The run compared with it.")],
+) -> None:
+    """Compare two runs on the photos they share: metric deltas and per-photo wins and losses."""
+    from geosleuth.evals.compare import compare_runs, print_comparison
+
+    try:
+        comparison = compare_runs(run_a, run_b)
+    except ValueError as exc:
+        fail(str(exc))
+    print_comparison(comparison, make_console())
+
+
+@eval_app.command("ablate")
+def ablate_command(
+    dataset: Annotated[str, typer.Argument(help="A registered set or a labels CSV.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N photos.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Photos evaluated at once.")] = 2,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder of the runs (default: runs/ablation-DATASET).")
+    ] = None,
+    allow_metadata: Annotated[
+        bool, typer.Option("--allow-metadata", help="Let tools read file metadata (adds the exif row).")
+    ] = False,
+    skip_agent: Annotated[bool, typer.Option("--skip-agent", help="Leave out the LLM agent row.")] = False,
+    time_limit: Annotated[float, typer.Option(min=1, help="Seconds per photo before a timeout.")] = 300,
+    data_root: DataRootOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Run each tool alone, the policy with all tools, and the LLM agent on one set; print the table."""
+    from geosleuth.evals.ablation import run_ablation
+    from geosleuth.evals.datasets import DatasetError
+    from geosleuth.evals.runner import RunError
+
+    settings = load_settings(config)
+    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
+    try:
+        run_ablation(
+            dataset, settings, out=out or Path("runs") / f"ablation-{folder_name}", limit=limit,
+            workers=workers, allow_metadata=allow_metadata, include_agent=not skip_agent,
+            time_limit_s=time_limit, data_root=data_root, console=make_console(),
+            progress_console=make_console(True),
+        )
+    except (DatasetError, RunError) as exc:
+        fail(str(exc))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `eval` command group to the CLI."""
+    app.add_typer(eval_app, name="eval")
