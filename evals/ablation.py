@@ -19,9 +19,8 @@ from typing import Any
 
 from geosleuth.core.config import Settings
 from geosleuth.evals.metrics import THRESHOLDS_KM
-
-SKIPPED_TOOLS = ("zoom",)
-"""Tools with no ablation row of their own (see the module docstring)."""
+from geosleuth.evals.runner import EvalOptions, RunError, resolve_eval_planner, run_eval
+from geosleuth.tools import get_spec
 
 
 @dataclass(frozen=True)
@@ -45,23 +44,20 @@ class AblationRow:
 
 
 def tool_chain(tool: str) -> tuple[str, ...]:
-    """The tools a tool needs before it, plus itself: text tools read OCR text, OSM a gazetteer point."""
-    from geosleuth.run.planners import TEXT_TOOLS
+    """The tools of a tool's "alone" row, from its spec: text tools after ocr, osm after the gazetteer.
 
-    if tool == "osm":
-        return ("ocr", "gazetteer", "osm")
-    if tool in TEXT_TOOLS:
-        return ("ocr", tool)
-    return (tool,)
+    Empty for a tool with no row of its own (zoom).
+    """
+    return get_spec(tool).ablation_tools()
 
 
 def configurations(settings: Settings, *, allow_metadata: bool, include_agent: bool) -> list[Config]:
     """The ablation's rows: each tool of `settings.tools` alone (as a chain), the policy, the agent."""
     rows = []
     for tool in settings.tools:
-        if tool in SKIPPED_TOOLS or (tool == "exif" and not allow_metadata):
-            continue
         chain = tool_chain(tool)
+        if not chain or (get_spec(tool).metadata and not allow_metadata):
+            continue
         rows.append(Config("+".join(chain), "policy", chain))
     rows.append(Config("policy (all tools)", "policy", tuple(settings.tools)))
     if include_agent:
@@ -96,7 +92,6 @@ def run_ablation(
     """
     from rich.console import Console
 
-    from geosleuth.evals.runner import EvalOptions, RunError, resolve_eval_planner, run_eval
 
     console = console or Console()
     results = []

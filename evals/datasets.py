@@ -5,8 +5,8 @@ image, the latitude, the longitude and (optionally) the country, and templates t
 image path. Where a set lives:
 
 - `location: shared` — `../shared/data/<path>` next to a checkout (the project's research photos);
-- `location: data` — `<data root>/<path>`, where the data root is `--data-root`, else
-  `$GEOSLEUTH_DATA_DIR`, else `<cache dir>/datasets` (published sets a user downloads).
+- `location: data` — `<data root>/<path>`, where the data root is `--data-root`, else the `data_dir`
+  setting (`$GEOSLEUTH_DATA_DIR`), else `<cache dir>/datasets` (published sets a user downloads).
 
 A set whose files are missing raises `DatasetMissing` with what is missing and where to get it. A
 path to a CSV file also works as a dataset (`generic_csv`): columns are found by their usual names
@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import difflib
 import glob
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from geosleuth.core.cache import cache_dir
+from geosleuth.core.config import Settings, resolve_settings
+from geosleuth.core.geo import country_at
+from geosleuth.core.paths import shared_dir
 
 REGISTRY_DIR = Path(__file__).resolve().parent / "datasets"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = shared_dir() / "data"
 DATA_DIR_ENV = "GEOSLEUTH_DATA_DIR"
+"""The environment variable of the `data_dir` setting, named in messages about a missing set."""
 COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "id": ("id", "img_id", "image_id", "photo_id"),
     "image": ("image", "file", "path", "filename", "img_id", "image_path"),
@@ -120,13 +122,15 @@ class DatasetStatus:
         return self.labels_present and self.rows > 0 and self.images_present == self.rows
 
 
-def resolve_data_root(explicit: Path | None = None) -> Path:
-    """The data root of published sets: `explicit`, else $GEOSLEUTH_DATA_DIR, else <cache dir>/datasets."""
+def resolve_data_root(explicit: Path | None = None, settings: Settings | None = None) -> Path:
+    """The data root of published sets: `explicit`, else `settings.data_dir`, else <cache_dir>/datasets.
+
+    Without `settings`, the resolved ones (`resolve_settings`: environment, config file, defaults).
+    """
     if explicit is not None:
         return Path(explicit).expanduser()
-    if os.environ.get(DATA_DIR_ENV):
-        return Path(os.environ[DATA_DIR_ENV]).expanduser()
-    return cache_dir() / "datasets"
+    settings = settings if settings is not None else resolve_settings()[0]
+    return Path(settings.data_dir or Path(settings.cache_dir) / "datasets").expanduser()
 
 
 def load_registry(folders: tuple[Path, ...] = (REGISTRY_DIR,)) -> dict[str, DatasetSpec]:
@@ -249,8 +253,6 @@ def load_samples(
         DatasetMissing: the set's label file is not on disk (the message says where to get it).
         DatasetError: the label file lacks a column, or a row has no usable lat/lon or a duplicate id.
     """
-    from geosleuth.core.geo import country_at
-
     folder = spec.folder(data_root)
     if not (folder / spec.labels).is_file():
         raise DatasetMissing(_missing_message(spec, folder, f"label file {folder / spec.labels} is missing"))

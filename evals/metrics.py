@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal
 
+from geosleuth.core.countries import get_country
+from geosleuth.core.geo import distance_km
+
 THRESHOLDS_KM = (1, 25, 200, 750, 2500)
 GEOSCORE_SCALE_KM = 1492.7
 COVERAGE_STEPS = tuple(range(10, 101, 10))
@@ -39,8 +42,6 @@ class Scored:
     @cached_property
     def distance_km(self) -> float | None:
         """Geodesic error in km, None when there was no predicted point."""
-        from geosleuth.core.geo import distance_km
-
         if self.pred_lat is None or self.pred_lon is None:
             return None
         return distance_km(self.true_lat, self.true_lon, self.pred_lat, self.pred_lon)
@@ -149,8 +150,6 @@ def breakdown(rows: Iterable[Scored], key: Callable[[Scored], str]) -> dict[str,
 
 def continent_of(row: Scored) -> str:
     """Return the GeoNames continent code (EU, AS, ...) of the row's true country, '??' when unknown."""
-    from geosleuth.core.countries import get_country
-
     if not row.true_country:
         return "??"
     try:

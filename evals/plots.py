@@ -13,6 +13,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
+from geosleuth.core.geo import country_shapes
 from geosleuth.evals.metrics import THRESHOLDS_KM
 
 CDF_MIN_KM, CDF_MAX_KM = 0.1, 20_000.0
@@ -124,8 +125,6 @@ def world_map_svg(points: Iterable[MapPoint], width: int = 800) -> str:
 @lru_cache(maxsize=1)
 def _basemap_path() -> str:
     """Return one SVG path (degrees: x = lon + 180, y = 90 - lat) of all simplified country outlines."""
-    from geosleuth.core.geo import country_shapes
-
     rings = []
     for country in country_shapes():
         geometry: Any = country.geometry  # shapely (Multi)Polygon

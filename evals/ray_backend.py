@@ -1,7 +1,7 @@
 """`--backend ray`: the same eval, one Ray task per photo, on a Ray cluster or a local one.
 
 `ray.init(address=...)` joins a running cluster (`auto`, or `ray://host:port`); with no address a
-local Ray is started with `workers` CPUs. Each task runs `geosleuth.evals.runner.evaluate_one` in a Ray worker
+local Ray is started with `workers` CPUs. Each task runs `geosleuth.evals.job.evaluate_one` in a Ray worker
 process, which enforces the per-image limit; the driver (the eval runner) stays the only writer of
 the results file. Workers need geosleuth installed (or a `runtime_env` set on the cluster).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from geosleuth.evals.datasets import Sample
-from geosleuth.evals.runner import EvalJob, evaluate_one
+from geosleuth.evals.job import EvalJob, evaluate_one
 
 
 class RayBackend:

@@ -18,6 +18,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from geosleuth.core.photo import PhotoError, load_photo
 from geosleuth.evals.metrics import (
     METRICS,
     THRESHOLDS_KM,
@@ -29,6 +30,7 @@ from geosleuth.evals.metrics import (
     scored_from_result,
     summarize,
 )
+from geosleuth.evals.plots import MapPoint, error_cdf_svg, world_map_svg
 
 THUMBNAIL_PX = 160
 WORST_FAILURES = 12
@@ -156,8 +158,6 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
 
 def build_sections(run: RunResults) -> list[Section]:
     """Compute every table of the report (and the plots of the HTML page) from a run."""
-    from geosleuth.evals.plots import MapPoint, error_cdf_svg, world_map_svg
-
     scored = run.scored
     map_points = [
         MapPoint(s.true_lat, s.true_lon, s.pred_lat, s.pred_lon, s.country_correct, str(row["id"]))
@@ -290,8 +290,6 @@ def _git_text(git: Any) -> str | None:
 
 def _thumbnail(image: Any, run_dir: Path) -> str | None:
     """Return a data: URI of a small JPEG of the photo (metadata-free), or None when it cannot be read."""
-    from geosleuth.core.photo import PhotoError, load_photo
-
     if not image:
         return None
     candidates = [Path(str(image)), run_dir / str(image)]

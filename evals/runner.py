@@ -26,23 +26,28 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from geosleuth.core.config import Settings
-from geosleuth.evals.datasets import Sample, get_spec, load_samples, require_images
+from geosleuth.core.paths import source_root
+from geosleuth.evals import tool_cache
+from geosleuth.evals.datasets import Sample, get_spec, load_samples, require_images, resolve_data_root
+from geosleuth.evals.job import EvalJob, error_row, evaluate_one, worker_init
+from geosleuth.evals.metrics import scored_from_result, summarize
+from geosleuth.evals.ray_backend import RayBackend
+from geosleuth.run.llm import llm_available
+from geosleuth.run.locate import resolve_planner
+from geosleuth.run.traces import scrub_config
 
 BACKENDS = ("thread", "process", "ray")
 RESULTS = "results.jsonl"
 HEADER = "run.json"
-TRACES = "traces.sqlite"
 GRACE_S = 10.0
 """How long past the per-image limit the parent waits for a worker before writing a timeout row itself."""
 AGENT_BUDGET_SHARE = 0.8
@@ -54,10 +59,6 @@ MATCH_KEYS = ("dataset", "planner", "tools", "allow_metadata")
 
 class RunError(ValueError):
     """An eval run that cannot start or resume (one-line message)."""
-
-
-class ImageTimeout(BaseException):  # noqa: N818 - a BaseException so tool safety nets do not swallow it
-    """Raised inside a worker when a photo goes past the per-image time limit."""
 
 
 @dataclass(frozen=True)
@@ -79,18 +80,6 @@ class EvalOptions:
     progress: bool = True
 
 
-@dataclass(frozen=True)
-class EvalJob:
-    """What every worker needs to evaluate one photo (picklable, for processes and Ray)."""
-
-    name: str
-    run_dir: str
-    settings: Settings
-    planner: str
-    time_limit_s: float
-    tool_cache: str | None
-
-
 @dataclass
 class EvalSummary:
     """What a run produced: its folder, the rows of the selected photos, and counts."""
@@ -101,144 +90,6 @@ class EvalSummary:
     resumed_rows: int
     interrupted: bool = False
     metrics: dict[str, float | int] = field(default_factory=dict)
-
-
-# one photo ------------------------------------------------------------------------------------------
-
-_STORES: dict[str, Any] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def _trace_store(run_dir: str) -> Any:
-    """This process's TraceStore of a run folder (one per process; it keeps one connection per thread)."""
-    from geosleuth.run.traces import TraceStore
-
-    key = f"{os.getpid()}:{run_dir}"
-    with _STORES_LOCK:
-        if key not in _STORES:
-            _STORES[key] = TraceStore(Path(run_dir) / TRACES)
-        return _STORES[key]
-
-
-@contextmanager
-def hard_limit(seconds: float) -> Iterator[None]:
-    """Raise ImageTimeout in this block after `seconds` (main thread of a process only; else no-op)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise ImageTimeout(f"over the per-image limit of {seconds:g} s")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: float) -> dict[str, Any]:
-    """The row of a photo that produced no answer (a miss), with what went wrong."""
-    return {
-        "id": sample.id,
-        "image": str(sample.image),
-        "truth": sample.truth(),
-        "guess": None,
-        "error_km": None,
-        "country_correct": None if sample.country is None else False,
-        "seconds": round(seconds, 3),
-        "planner": planner,
-        "tools_used": [],
-        "llm_calls": 0,
-        "tool_calls": 0,
-        "tokens": 0,
-        "error": {"type": kind, "message": message[:500]},
-        "trace_id": None,
-    }
-
-
-def result_row(sample: Sample, result: Any, seconds: float) -> dict[str, Any]:
-    """The row of a located photo: its guess, the error against the truth, cost and tool errors."""
-    from geosleuth.core.geo import distance_km
-    from geosleuth.tools.localizability import localizability
-
-    guess = result.guess
-    answered = guess.lat is not None and guess.lon is not None
-    unexpected = [e for e in result.evidence if e.error is not None and e.error.type == "unknown"]
-    return {
-        "id": sample.id,
-        "image": str(sample.image),
-        "truth": sample.truth(),
-        "guess": {
-            "country": guess.country_code,
-            "region": guess.region,
-            "city": guess.place,
-            "lat": guess.lat,
-            "lon": guess.lon,
-            "confidence": guess.confidence,
-            "radius_km": guess.radius_km,
-        },
-        "error_km": round(distance_km(sample.lat, sample.lon, guess.lat, guess.lon), 3) if answered else None,
-        "country_correct": None if sample.country is None else guess.country_code == sample.country,
-        "seconds": round(seconds, 3),
-        "planner": result.planner,
-        "tools_used": list(dict.fromkeys(e.tool for e in result.evidence)),
-        "llm_calls": result.llm_calls,
-        "tool_calls": result.tool_calls,
-        "tokens": result.tokens,
-        "error": {
-            "type": "tool_error",
-            "message": "; ".join(f"{e.tool}: {e.error.message}" for e in unexpected)[:500],
-        } if unexpected else None,
-        "trace_id": result.trace_id,
-        "localizability": round(localizability(result.evidence, result.fusion.belief), 3),
-    }
-
-
-def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
-    """Locate one photo and return its results row; never raises for a problem with the photo.
-
-    The agent sees the photo without metadata unless the job's settings allow it; `truth` goes to
-    the trace only. Past the per-image limit (enforced here in the main thread of a process) the row
-    records a `timeout` error.
-    """
-    from geosleuth.core.photo import PhotoError, load_photo
-    from geosleuth.run.planners import run_planner
-    from geosleuth.evals import tool_cache
-
-    if tool_cache.active_folder() != (Path(job.tool_cache) if job.tool_cache else None):
-        tool_cache.activate(job.tool_cache)
-    start = time.perf_counter()
-    try:
-        with hard_limit(job.time_limit_s):
-            photo = load_photo(sample.image, max_pixels=job.settings.max_pixels)
-            result = run_planner(
-                photo,
-                job.settings,
-                planner=job.planner,
-                traces=_trace_store(job.run_dir),
-                truth=sample.truth(),
-                eval_run=job.name,
-                photo_path=str(sample.image),
-            )
-    except ImageTimeout as exc:
-        return error_row(sample, job.planner, "timeout", str(exc), time.perf_counter() - start)
-    except PhotoError as exc:
-        return error_row(sample, job.planner, "bad_input", str(exc), time.perf_counter() - start)
-    except Exception as exc:  # noqa: BLE001 - one photo's failure is recorded, never fatal to the run
-        message = f"{type(exc).__name__}: {exc}"
-        return error_row(sample, job.planner, "exception", message, time.perf_counter() - start)
-    return result_row(sample, result, time.perf_counter() - start)
-
-
-def _worker_init(cache_folder: str | None) -> None:
-    """Start a worker process: Ctrl-C is the parent's to handle; the tool cache is on."""
-    from geosleuth.evals import tool_cache
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    tool_cache.activate(cache_folder)
 
 
 # the run folder -------------------------------------------------------------------------------------
@@ -292,7 +143,7 @@ class ResultsWriter:
 
 def _git() -> dict[str, Any] | None:
     """The checkout's commit and whether it has uncommitted changes, None outside a git checkout."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = source_root()
     try:
         commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
                                 text=True, timeout=5, check=True).stdout.strip()
@@ -320,8 +171,6 @@ def make_header(
     options: EvalOptions, settings: Settings, planner: str, dataset_version: int
 ) -> dict[str, Any]:
     """The run.json header of a run (settings scrubbed of secrets)."""
-    from geosleuth.run.traces import scrub_config
-
     return {
         "name": options.out.name,
         "dataset": options.dataset,
@@ -413,10 +262,9 @@ class PoolBackend:
 
             self.pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("forkserver"),
-                initializer=_worker_init, initargs=(job.tool_cache,),
+                initializer=worker_init, initargs=(job.tool_cache,),
             )
         else:
-            from geosleuth.evals import tool_cache
 
             tool_cache.activate(job.tool_cache)
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="geosleuth-eval")
@@ -447,7 +295,6 @@ class PoolBackend:
 def make_backend(options: EvalOptions, job: EvalJob) -> Backend:
     """The backend named by `options.backend`."""
     if options.backend == "ray":
-        from geosleuth.evals.ray_backend import RayBackend
 
         return RayBackend(job, workers=options.workers, address=options.ray_address)
     return PoolBackend(job, options.backend, options.workers)
@@ -520,11 +367,8 @@ def resolve_eval_planner(requested: str, settings: Settings) -> str:
     Raises:
         RunError: "llm" was asked for and no LLM is available.
     """
-    from geosleuth.run.planners import resolve_planner
-
     planner = resolve_planner(requested, settings)
     if planner == "llm":
-        from geosleuth.run.llm import llm_available
 
         available = llm_available(settings)
         if available is not True:
@@ -561,14 +405,14 @@ def run_eval(options: EvalOptions, settings: Settings, console: Any = None) -> E
         TimeRemainingColumn,
     )
 
-    from geosleuth.evals.metrics import scored_from_result, summarize
 
     if options.backend not in BACKENDS:
         raise RunError(f"unknown backend {options.backend!r}; known: {', '.join(BACKENDS)}")
     console = console or Console(stderr=True)
     spec = get_spec(options.dataset)
-    samples = load_samples(spec, data_root=options.data_root, limit=options.limit)
-    require_images(spec, samples, options.data_root)
+    data_root = resolve_data_root(options.data_root, settings)
+    samples = load_samples(spec, data_root=data_root, limit=options.limit)
+    require_images(spec, samples, data_root)
     run_settings = eval_settings(settings, options)
     planner = resolve_eval_planner(options.planner, run_settings)
     run_dir = options.out

@@ -1,10 +1,10 @@
 """Tool results cached on disk by photo hash, tool and the inputs that matter, so evals do not redo OCR.
 
 The cache is off until `activate(folder)` is called (the eval runner does, in each worker); then the
-planner's tool calls go through `cached_call(tool, key_parts, call)`, which returns the stored
-Evidence for the same key, or runs `call` and stores its Evidence. Keys hash the tool's name, its
-source file (a changed tool never reuses old results) and `key_parts` — the photo's sha256 and
-whatever else decides the result (arguments, engines, the text read, the country hint). Only results
+run's tool calls go through `cached_run(spec, call)`, which returns the stored Evidence for the same
+key, or runs the call and stores its Evidence. Keys hash the tool's name, its source modules (a
+changed tool never reuses old results) and what its `ToolSpec` declares decides the result — the
+photo's sha256, the arguments, the engines, the text read, the country hint. Only results
 that do not depend on the moment are stored: a success or `no_result`; timeouts, rate limits and
 unavailable services are run again next time. Each entry is one JSON file written atomically, so
 threads and processes share a cache folder safely.
@@ -12,7 +12,6 @@ threads and processes share a cache folder safely.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from geosleuth.core.state import Evidence
+from geosleuth.tools.spec import ToolCall, ToolSpec
 
 CACHEABLE_ERRORS = {None, "no_result"}
 """Error types whose Evidence is stored; others (timeouts, unavailable services, ...) may change."""
@@ -45,19 +45,9 @@ def stats() -> dict[str, int]:
     return dict(_STATS)
 
 
-@functools.lru_cache(maxsize=None)
-def _tool_source(tool: str) -> str:
-    """Hash of the tool's module source, so editing a tool invalidates its cached results."""
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{tool}.py"
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    except OSError:
-        return "no-source"
-
-
 def cache_key(tool: str, key_parts: Sequence[Any]) -> str:
-    """The hex key of one tool call: tool name, its source hash and the JSON of `key_parts`."""
-    payload = json.dumps([tool, _tool_source(tool), list(key_parts)], sort_keys=True, default=str)
+    """The hex key of one tool call: the tool's name and the JSON of `key_parts`."""
+    payload = json.dumps([tool, list(key_parts)], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -96,44 +86,13 @@ def cached_call(tool: str, key_parts: Sequence[Any], call: Callable[[], Evidence
     return evidence
 
 
-def tool_key(name: str, args: dict[str, Any], state: Any, photo: Any, settings: Any) -> list[Any]:
-    """The inputs that decide tool `name`'s result in this state (see `geosleuth.run.planners.call_tool`).
+def cached_run(spec: ToolSpec, call: ToolCall) -> Evidence:
+    """Run a tool call through the cache (when active): the ToolRunner the eval runner gives the run.
 
-    OCR and zoom depend on the pixels and the OCR settings only, so a run with other tools reuses
-    them; text tools also depend on the text read so far, the gazetteer on the country hint (the
-    Belief), OSM on the best candidate point and the endpoint.
+    The key is the tool's source hash (its function's module and the modules it names in `sources`)
+    and its spec's `cache_key`: the photo's sha256, the planner's arguments and the inputs the spec
+    declares (the text read, the country hint, the candidate point, the settings that matter).
     """
-    from geosleuth.run.planners import IMAGE_TOOLS, photo_lines
-
-    evidence, belief = state["evidence"], state["belief"]
-    ocr = [list(settings.ocr_engines), settings.ocr_max_side, settings.device]
-    parts: list[Any] = [photo.sha256, args]
-    if name == "exif":
-        return parts
-    if name in ("ocr", "zoom"):
-        return [*parts, ocr]
-    if name in IMAGE_TOOLS:  # vision: the pixels, the model and the index
-        return [*parts, settings.clip_model, str(settings.retrieval_index), settings.device]
-    parts.append(photo_lines(evidence))
-    if name == "gazetteer":
-        parts.append({c: round(p, 6) for c, p in belief.probabilities().items() if p >= 1e-6})
-    if name == "osm":
-        anchor = max(belief.candidates, key=lambda c: c.weight) if belief.candidates else None
-        parts += [anchor and [round(anchor.lat, 5), round(anchor.lon, 5)], settings.overpass_url]
-    return parts
-
-
-def cached_tool_call(
-    call_tool: Callable[..., Evidence], name: str, args: dict[str, Any], state: Any, *, photo: Any,
-    settings: Any,
-) -> Evidence:
-    """Run `call_tool(name, args, state, photo=..., settings=...)` through the cache (when active).
-
-    This is the hook of `geosleuth.run.planners.run_planner`: its context's `call_tool` goes through here.
-    """
-    def run() -> Evidence:
-        return call_tool(name, args, state, photo=photo, settings=settings)
-
     if _FOLDER is None:
-        return run()
-    return cached_call(name, tool_key(name, args, state, photo, settings), run)
+        return spec.run(call)
+    return cached_call(spec.name, [spec.source_hash(), *spec.cache_key(call)], lambda: spec.run(call))

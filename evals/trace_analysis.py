@@ -13,7 +13,7 @@ from collections import Counter
 from itertools import zip_longest
 from typing import Any
 
-from geosleuth.run.planners import TEXT_TOOLS
+from geosleuth.tools import text_tools
 
 MOVED = 0.01
 """A country's probability must change by more than this for a step to have moved the Belief."""
@@ -160,7 +160,7 @@ def classify(run: dict, steps: list[dict]) -> list[str]:
     if any(s["kind"] != "commit" and (_top(s) or [[None]])[0][0] == truth for s in steps):
         classes.append("evidence_ignored")
     if _ocr_read_text(steps) and any(
-        row["tool"] in TEXT_TOOLS and row["delta"] is not None and row["delta"] < 0
+        row["tool"] in text_tools() and row["delta"] is not None and row["delta"] < 0
         and (row["delta"] < -MOVED or row["after"] <= row["before"] * PUSHED_RATIO)
         and (_top(by_idx[row["idx"]]) or [[truth]])[0][0] != truth
         for row in deltas

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from geosleuth.core.paths import shared_dir
+
+SHARED_DATA = shared_dir() / "data"
 
 
 @pytest.fixture(scope="session")

@@ -48,13 +48,13 @@ def example_rows(tools: tuple[str, ...], limit: int = 6) -> tuple[dict[str, Any]
     """Run the real policy planner on examples/*.jpg (metadata withheld) and return result rows."""
     from geosleuth.core.config import Settings
     from geosleuth.core.photo import load_photo
-    from geosleuth.run.policy import locate
+    from geosleuth.run.locate import locate_photo
 
     settings = Settings(use_metadata=False, tools=tools)
     rows = []
     for label in list(csv.DictReader((EXAMPLES / "labels.csv").open(encoding="utf-8")))[:limit]:
         path = EXAMPLES / label["file"]
-        result = locate(load_photo(path).without_metadata(), settings)
+        result = locate_photo(load_photo(path).without_metadata(), settings, planner="policy")
         g = result.guess
         guess = {"country": g.country_code, "region": g.region, "city": g.place, "lat": g.lat, "lon": g.lon,
                  "confidence": g.confidence, "radius_km": g.radius_km}

@@ -1,4 +1,4 @@
-"""The user cache folder and build-once pickles."""
+"""Build-once pickles in the user cache folder."""
 
 from __future__ import annotations
 
@@ -6,15 +6,17 @@ import os
 
 import pytest
 
-from geosleuth.core.cache import cache_dir, cached_pickle, source_key
+from geosleuth.core.cache import cached_pickle, source_key
 
 
-def test_cache_dir_precedence(monkeypatch, tmp_path):
+def test_pickles_go_to_the_default_cache_dir(monkeypatch, tmp_path):
     monkeypatch.delenv("GEOSLEUTH_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache_dir() == tmp_path / "xdg" / "geosleuth"
+    cached_pickle("thing", "k", lambda: 1, lambda v: True)
+    assert (tmp_path / "xdg" / "geosleuth" / "thing-k.pickle").is_file()
     monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path / "own"))
-    assert cache_dir() == tmp_path / "own"
+    cached_pickle("thing", "k", lambda: 1, lambda v: True)
+    assert (tmp_path / "own" / "thing-k.pickle").is_file()
 
 
 def test_source_key_changes_with_files_and_tags(tmp_path):

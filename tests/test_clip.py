@@ -16,6 +16,7 @@ from PIL import Image
 
 from geosleuth.core.config import Settings
 from geosleuth.core.countries import all_countries
+from geosleuth.core.paths import source_root
 from geosleuth.tools import clip_models
 from geosleuth.tools.clip_models import SHARED_MODELS, ClipUnavailable, load_clip, parse_spec, resolve_spec
 from geosleuth.tools.clip_zero_shot import (
@@ -35,7 +36,7 @@ from geosleuth.tools.prompts_clip import (
     script_group,
 )
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = source_root() / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +130,8 @@ def test_the_unavailable_answer_imports_no_torch(tmp_path):
         pytest.skip(f"{SHARED_MODELS} holds a model, so one is configured")
     code = (
         "import sys; from PIL import Image; from geosleuth.core.config import Settings;"
-        "from geosleuth.tools.clip_zero_shot import clip_zero_shot; from geosleuth.tools.retrieval import retrieve;"
+        "from geosleuth.tools.clip_zero_shot import clip_zero_shot;"
+        "from geosleuth.tools.retrieval import retrieve;"
         "from geosleuth.tools.geoclip_tool import geoclip_locate;"
         f"s = Settings(cache_dir={str(tmp_path)!r}, retrieval_index={str(tmp_path)!r});"
         "im = Image.new('RGB', (8, 8));"
@@ -165,6 +167,23 @@ def test_both_backends_embed_images_and_texts_into_unit_vectors(kind, photo, tmp
 def test_a_model_is_loaded_once_per_process(tiny_open_clip, tmp_path):
     settings = settings_for(tiny_open_clip, tmp_path)
     assert load_clip(settings) is load_clip(settings)
+
+
+@pytest.mark.parametrize("offline", [False, True])
+def test_hf_offline_loads_from_the_local_cache_only(offline, tmp_path, monkeypatch):
+    from transformers import CLIPModel
+
+    asked = []
+
+    def refuse(name, **kwargs):
+        asked.append(kwargs.get("local_files_only"))
+        raise OSError(f"{name} is not in the local cache")
+
+    monkeypatch.setattr(CLIPModel, "from_pretrained", refuse)
+    settings = Settings(clip_model=f"hf:org/not-cached-{offline}", hf_offline=offline, cache_dir=tmp_path)
+    with pytest.raises(ClipUnavailable, match="not in the local cache"):
+        load_clip(settings)
+    assert asked == [offline]
 
 
 # --- prompts, ensembles, calibration ---------------------------------------------------------------------

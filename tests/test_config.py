@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geosleuth.core.config import read_config_file, resolve_settings
+from geosleuth.core.config import Settings, default_cache_dir, read_config_file, resolve_settings
 
 
 def test_defaults_when_nothing_is_set():
@@ -38,12 +38,51 @@ def test_none_flags_mean_not_set():
         ({"osm_timeout_s": -1}, {}, "osm_timeout_s (from flag)"),
         ({}, {"GEOSLEUTH_USE_METADATA": "maybe"}, "GEOSLEUTH_USE_METADATA"),
         ({"no_such_thing": 1}, {}, "unknown setting 'no_such_thing'"),
-        ({"tools": ("ocr", "gazeteer")}, {}, "Did you mean 'gazetteer'"),
+        ({}, {"HF_HUB_OFFLINE": "sometimes"}, "HF_HUB_OFFLINE='sometimes' is not a boolean"),
     ],
 )
 def test_bad_values_name_the_field_and_source(flags, env, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         resolve_settings(flags, env=env, file={})
+
+
+def test_data_dir_comes_from_geosleuth_data_dir(tmp_path):
+    assert resolve_settings({}, env={}, file={})[0].data_dir is None
+    settings, sources = resolve_settings({}, env={"GEOSLEUTH_DATA_DIR": str(tmp_path)}, file={})
+    assert settings.data_dir == tmp_path and sources["data_dir"] == "env"
+
+
+@pytest.mark.parametrize(
+    ("env", "offline"),
+    [
+        ({}, False),
+        ({"HF_HUB_OFFLINE": "1"}, True),
+        ({"HF_HUB_OFFLINE": "0"}, False),
+        ({"GEOSLEUTH_HF_OFFLINE": "true"}, True),
+        ({"HF_HUB_OFFLINE": "1", "GEOSLEUTH_HF_OFFLINE": "no"}, False),  # the geosleuth name wins
+    ],
+)
+def test_hf_offline_comes_from_hf_hub_offline(env, offline):
+    settings, sources = resolve_settings({}, env=env, file={})
+    assert settings.hf_offline is offline and sources["hf_offline"] == ("env" if env else "default")
+
+
+def test_hf_home_comes_from_hf_home(tmp_path):
+    settings, sources = resolve_settings({}, env={"HF_HOME": str(tmp_path)}, file={})
+    assert settings.hf_home == tmp_path and sources["hf_home"] == "env"
+
+
+def test_default_cache_dir_honours_xdg_and_geosleuth_cache_dir(tmp_path, monkeypatch):
+    xdg = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert default_cache_dir(xdg) == tmp_path / "xdg" / "geosleuth"
+    assert default_cache_dir({**xdg, "GEOSLEUTH_CACHE_DIR": str(tmp_path / "own")}) == tmp_path / "own"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir({}) == tmp_path / "home" / ".cache" / "geosleuth"
+    settings, sources = resolve_settings({}, env=xdg, file={})
+    assert settings.cache_dir == tmp_path / "xdg" / "geosleuth" and sources["cache_dir"] == "default"
+    monkeypatch.delenv("GEOSLEUTH_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "process"))
+    assert default_cache_dir() == Settings().cache_dir == tmp_path / "process" / "geosleuth"
 
 
 def test_config_file(tmp_path, monkeypatch):

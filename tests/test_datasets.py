@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from geosleuth.core.config import Settings
+from geosleuth.core.paths import source_root
 from geosleuth.evals.datasets import (
     REGISTRY_DIR,
     DatasetError,
@@ -17,9 +19,10 @@ from geosleuth.evals.datasets import (
     get_spec,
     load_registry,
     load_samples,
+    resolve_data_root,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = source_root()
 EXAMPLE = REPO / "examples" / "fr_paris_cafe_de_flore.jpg"
 PUBLISHED = ("im2gps3k", "yfcc4k", "osv5m-test")
 
@@ -60,9 +63,21 @@ def test_missing_published_set_says_what_and_where(tmp_path: Path) -> None:
         load_samples(spec, data_root=tmp_path)
     message = str(info.value)
     assert str(tmp_path / "yfcc4k" / "yfcc4k_places365.csv") in message
-    assert "To get it" in message and "\n" not in message
+    assert "To get it" in message and "--data-root or $GEOSLEUTH_DATA_DIR" in message and "\n" not in message
     status = dataset_status(spec, tmp_path)
     assert not status.labels_present and not status.ready
+
+
+def test_data_root_is_explicit_then_data_dir_then_the_cache(tmp_path: Path, monkeypatch) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache")
+    assert resolve_data_root(None, settings) == tmp_path / "cache" / "datasets"
+    with_dir = settings.model_copy(update={"data_dir": tmp_path / "data"})
+    assert resolve_data_root(None, with_dir) == tmp_path / "data"
+    assert resolve_data_root(tmp_path / "flag", with_dir) == tmp_path / "flag"
+    monkeypatch.chdir(tmp_path)  # no geosleuth.toml: the resolver sees only the environment
+    monkeypatch.setenv("GEOSLEUTH_DATA_DIR", str(tmp_path / "env"))
+    assert resolve_data_root() == tmp_path / "env"
+    assert get_spec("yfcc4k").folder() == tmp_path / "env" / "yfcc4k"
 
 
 def test_generic_csv_reads_the_examples() -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from test_llm import OpenAIStub, closed_port_url
 
-from geosleuth.core.config import Settings
 from geosleuth.app.doctor import data_checks, llm_checks, run_checks
+from geosleuth.core.config import Settings
 
 GEOSLEUTH = Path(sys.executable).with_name("geosleuth")
 

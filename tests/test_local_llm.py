@@ -9,9 +9,8 @@ import urllib.request
 
 import pytest
 
+from geosleuth.core.config import Settings, default_cache_dir
 from geosleuth.run import local_llm
-from geosleuth.core.cache import cache_dir
-from geosleuth.core.config import Settings
 from geosleuth.run.local_llm import (
     MODEL_NAME,
     MODEL_SHA256,
@@ -92,7 +91,7 @@ def _refused(port: int) -> bool:
 
 @pytest.mark.slow
 def test_serves_the_real_model_on_loopback_and_stops_cleanly() -> None:
-    model = assemble_model(cache_dir())
+    model = assemble_model(default_cache_dir())
     with LocalLLMServer(model, threads=local_llm.cpu_threads(Settings()), context=2048) as server:
         port = server.port
         assert server.base_url == f"http://127.0.0.1:{port}/v1"

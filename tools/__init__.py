@@ -56,6 +56,11 @@ def text_readers() -> tuple[str, ...]:
     return tuple(name for name, spec in registry().items() if spec.reads_text)
 
 
+def text_tools() -> tuple[str, ...]:
+    """The tools that work on the lines of text read from the photo (text_clues, gazetteer, osm)."""
+    return tuple(name for name, spec in registry().items() if "lines" in spec.needs)
+
+
 def tool_table() -> str:
     """The README's tool table (Markdown), rendered from the specs."""
     rows = ["| tool | reads | what it does | offline source |", "|---|---|---|---|"]

@@ -16,9 +16,9 @@ Shared by `clip_zero_shot`, `retrieval`, `geoclip` and `geosleuth index build`. 
 3. else none: the vision tools answer with an "unavailable" Evidence, without importing torch.
 
 Names are fetched from the network only by the libraries themselves, and never when
-`HF_HUB_OFFLINE=1` (then `from_pretrained` looks in the local cache only). The device is
-`settings.device` (auto: CUDA when torch sees it). Embeddings come back as float32 numpy arrays,
-L2-normalised unless asked otherwise, computed in batches under `torch.inference_mode`.
+`settings.hf_offline` (`HF_HUB_OFFLINE=1`: then `from_pretrained` looks in the local cache only). The
+device is `settings.device` (auto: CUDA when torch sees it). Embeddings come back as float32 numpy
+arrays, L2-normalised unless asked otherwise, computed in batches under `torch.inference_mode`.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from geosleuth.tools.torch_compat import resolve_device
+from geosleuth.core.paths import shared_dir
+from geosleuth.tools.torch_compat import ensure_torchvision_ops, resolve_device
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from geosleuth.core.config import Settings
 
-SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+SHARED_MODELS = shared_dir() / "models"
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors")
 DEFAULT_BATCH = 32
 
@@ -159,10 +159,11 @@ def resolve_spec(settings: Settings, shared_models: Path = SHARED_MODELS) -> Mod
 class ClipModel:
     """A loaded CLIP: image and text encoders, preprocessing, tokenizer, on one device."""
 
-    def __init__(self, spec: ModelSpec, device: str = "cpu") -> None:
-        """Load the model `spec` names onto `device` ('cpu' or 'cuda'); raise ClipUnavailable if it fails."""
-        from geosleuth.tools.torch_compat import ensure_torchvision_ops
+    def __init__(self, spec: ModelSpec, device: str = "cpu", *, local_only: bool = False) -> None:
+        """Load the model `spec` names onto `device` ('cpu' or 'cuda'); raise ClipUnavailable if it fails.
 
+        `local_only`: a Hugging Face model comes from the local cache only, never the network.
+        """
         ensure_torchvision_ops()
         self.spec = spec
         self.device = device
@@ -172,7 +173,7 @@ class ClipModel:
             if spec.backend == "open_clip":
                 self._load_open_clip()
             else:
-                self._load_hf()
+                self._load_hf(local_only)
         except (OSError, RuntimeError, ValueError, KeyError) as exc:
             raise ClipUnavailable(f"cannot load CLIP model {spec.name}: {str(exc).splitlines()[0]}") from exc
         self.model.eval()
@@ -195,10 +196,9 @@ class ClipModel:
         }
         self.logit_scale = float(model.logit_scale.exp().item())
 
-    def _load_hf(self) -> None:
+    def _load_hf(self, local_only: bool) -> None:
         from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
 
-        local_only = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
         self.model = CLIPModel.from_pretrained(self.spec.model, local_files_only=local_only).to(self.device)
         self._processor = CLIPImageProcessor.from_pretrained(self.spec.model, local_files_only=local_only)
         self._hf_tokenizer = AutoTokenizer.from_pretrained(self.spec.model, local_files_only=local_only)
@@ -249,7 +249,7 @@ class ClipModel:
         )
 
     def encode_texts(self, texts: list[str], *, batch_size: int = 256, normalize: bool = True) -> np.ndarray:
-        """Embed texts into an (n, dim) float32 array (prefer `geosleuth.tools.clip_zero_shot.text_embeddings`)."""
+        """Embed texts into an (n, dim) float32 array (prefer `clip_zero_shot.text_embeddings`)."""
 
         def run(chunk: list[str]) -> Any:
             self.text_batches_encoded += 1
@@ -308,7 +308,7 @@ def load_clip(settings: Settings, shared_models: Path = SHARED_MODELS) -> ClipMo
     key = (spec.name, spec.fingerprint(), device)
     with _lock:
         if key not in _loaded:
-            _loaded[key] = ClipModel(spec, device)
+            _loaded[key] = ClipModel(spec, device, local_only=settings.hf_offline)
         return _loaded[key]
 
 
@@ -331,7 +331,6 @@ def save_random_open_clip(folder: Path, model_cfg: dict[str, Any] | None = None,
 
     import torch
 
-    from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
     ensure_torchvision_ops()
     import open_clip

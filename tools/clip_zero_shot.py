@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 from geosleuth.tools.prompts_clip import LOCALIZABLE_SCORES, Group, country_groups, scene_groups
 from geosleuth.tools.spec import ToolCall, ToolSpec
 
@@ -147,8 +148,6 @@ def clip_zero_shot(image: Image.Image, settings: Settings, *, model: ClipModel |
         Evidence with a distribution over ISO alpha-2 codes summing to one, or an "unavailable"
         Evidence (strength 0) when no CLIP model is configured or it cannot be loaded.
     """
-    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
-
     with timed() as clock:
         try:
             model = model or load_clip(settings)
@@ -196,7 +195,7 @@ SPEC = ToolSpec(
     name=TOOL,
     function=clip_zero_shot,
     run=run,
-    description="""Ask CLIP which country the photo looks like (landscape, architecture, roads, script on signs).
+    description="""Ask CLIP which country the photo looks like (landscape, architecture, roads, sign script).
 
 Use it when the photo has little or no readable text, or to check a guess from text clues. It
 returns a probability per country, the likely continent and script, the side of the road, and scene

@@ -6,7 +6,8 @@ the EXIF GPS fix; coordinates written as text in XMP (`exif:GPSLatitude`), JPEG 
 or EXIF text fields (`lat=48.85, lon=2.29`, `geo:lat=`, `geo:48.85,2.29`, `GPS: 48.85, 2.29`);
 place fields (XMP `photoshop:City`/`Country`, IPTC `Iptc4xmpCore:Location`, `CountryCode`, and
 labelled `City:`/`Country:`/`Location:` lines in comments). Each point's country comes from the
-country polygons (`geosleuth.core.geo.country_at`); country names and codes via `geosleuth.core.countries.find_country`.
+country polygons (`geosleuth.core.geo.country_at`); country names and codes via
+`geosleuth.core.countries.find_country`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import html
 import re
 from typing import Any
 
-
 from geosleuth.core.countries import find_country
 from geosleuth.core.geo import country_at
-from geosleuth.core.photo import Photo, PhotoError, PhotoMetadata, load_photo
+from geosleuth.core.photo import Photo, PhotoMetadata
 from geosleuth.core.state import Candidate, Evidence, timed
 from geosleuth.tools.spec import ToolCall, ToolSpec
 
@@ -231,7 +231,7 @@ SPEC = ToolSpec(
     name=NAME,
     function=read_metadata,
     run=run,
-    description="""Read where a photo was taken from the file's own metadata: EXIF GPS, XMP place fields, comments.
+    description="""Read where a photo was taken from the file's own metadata: EXIF GPS, XMP places, comments.
 
 Offered only when metadata is allowed: it reads the file itself. Returns candidate points with
 radius_km, country_likelihoods, place names, capture time and camera. A file without metadata

@@ -11,8 +11,8 @@ names where the accent-folded spellings agree ("Ile-de-France" -> "Île-de-Franc
 Index: every name and alternate name is folded (case, accents, punctuation; see `fold`) into a
 key; postings map keys to places. All-caps alternate names of up to four letters (airport and
 other codes such as "PAR", "MUC") are left out. The index is built once per process; as the build
-takes a few seconds it is cached as one pickle in the user cache (`geosleuth.core.cache`), keyed by the versions of the
-data packages and of the index format, and loading it takes well under a second.
+takes a few seconds it is cached as one pickle in the user cache (`geosleuth.core.cache`), keyed by
+the versions of the data packages and of the index format, and loading it takes well under a second.
 
 Search: exact key matches first (primary names score above alternate names), then fuzzy matches
 with rapidfuzz's normalised Indel ratio (>= `FUZZY_CUTOFF`) against keys of compatible length.
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from geosleuth.core.cache import cached_pickle, source_key
+from geosleuth.core.countries import get_country
 from geosleuth.core.geo import EARTH_RADIUS_KM, distance_km
 from geosleuth.core.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
@@ -424,8 +425,6 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str]]:
 
 def _in_context(place: Place, rest: str) -> bool:
     """Whether the place's region or country name is written in `rest` (the text minus the phrase)."""
-    from geosleuth.core.countries import get_country
-
     names = [place.admin1, get_country(place.country_code).name] if place.country_code else [place.admin1]
     return any(len(key := fold(name)) >= 4 and f" {key} " in rest for name in names if name)
 

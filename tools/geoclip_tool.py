@@ -27,8 +27,11 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geosleuth.core.geo import country_at
 from geosleuth.core.state import Candidate, Evidence, timed
+from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 from geosleuth.tools.spec import ToolCall, ToolSpec
+from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
 if TYPE_CHECKING:
     import numpy as np
@@ -70,7 +73,6 @@ def _modules() -> tuple[Any, Any, float]:
     """The pretrained location encoder, image head and logit scale (exp'd), on the CPU, in eval mode."""
     import torch
 
-    from geosleuth.tools.torch_compat import ensure_torchvision_ops
 
     ensure_torchvision_ops()  # geoclip's package import pulls in transformers and torchvision
     from geoclip import LocationEncoder
@@ -167,9 +169,6 @@ def geoclip_locate(
         Evidence with the top-k gallery points as candidates and a country vote from the top
         VOTE_K points; "unavailable: needs CLIP ViT-L/14 weights" (strength 0) without such a model.
     """
-    from geosleuth.core.geo import country_at
-    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
-
     with timed() as clock:
         try:
             model = model or load_clip(settings)

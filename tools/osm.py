@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from xml.sax import SAXException
 
-
 from geosleuth.core.state import Candidate, ErrorType, Evidence, timed
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
 
@@ -456,7 +455,7 @@ SPEC = ToolSpec(
     name=TOOL,
     function=query_overpass,
     run=run,
-    description="""Check whether OpenStreetMap has features named like text in the photo near the best candidate point.
+    description="""Check whether OpenStreetMap has features named like the photo's text near a candidate.
 
 Use it to confirm a guess from the gazetteer: it searches the names read in the photo (shops,
 streets, stations) around the point and returns the matching features' locations. Needs network

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 
+from geosleuth.core.countries import COMPOSITE_SCRIPTS, all_countries, script_shares
+
 COUNTRY_TEMPLATES = (
     "a street view photo in {}.",
     "a photo taken in {}.",
@@ -135,8 +137,6 @@ class Group:
 @cache
 def country_group() -> Group:
     """One class per country: the country-name prompts."""
-    from geosleuth.core.countries import all_countries
-
     prompts = {
         code: tuple(t.format(c.name) for t in COUNTRY_TEMPLATES) for code, c in all_countries().items()
     }
@@ -146,8 +146,6 @@ def country_group() -> Group:
 @cache
 def continent_group() -> Group:
     """One class per continent; each speaks equally for all its countries."""
-    from geosleuth.core.countries import all_countries
-
     members: dict[str, dict[str, float]] = {code: {} for code in CONTINENTS}
     for code, country in all_countries().items():
         members.setdefault(country.continent, {})[code] = 1.0
@@ -158,8 +156,6 @@ def continent_group() -> Group:
 @cache
 def script_group() -> Group:
     """One class per script (and one for no writing); a script speaks for the countries that read it."""
-    from geosleuth.core.countries import COMPOSITE_SCRIPTS, all_countries, script_shares
-
     shares = script_shares()
     prompts: dict[str, tuple[str, ...]] = {
         code: (f"a sign written in {name}.", f"a street sign with {name}.") for code, name in SCRIPTS.items()
@@ -180,8 +176,6 @@ def script_group() -> Group:
 @cache
 def driving_group() -> Group:
     """Left- or right-hand traffic; each side speaks for the countries that drive on it."""
-    from geosleuth.core.countries import all_countries
-
     sides: dict[str, dict[str, float]] = {"left": {}, "right": {}}
     for code, country in all_countries().items():
         for side in ("left", "right"):

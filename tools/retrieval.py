@@ -27,7 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
+from geosleuth.core.geo import country_at
+from geosleuth.core.photo import PhotoError, load_photo
 from geosleuth.core.state import Candidate, Evidence, timed
+from geosleuth.tools.clip_models import ClipUnavailable, load_clip
 from geosleuth.tools.spec import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -128,8 +131,6 @@ def build_index(
     import faiss
     import numpy as np
 
-    from geosleuth.core.geo import country_at
-    from geosleuth.core.photo import PhotoError, load_photo
 
     if out.exists() and not force:
         raise RetrievalError(f"{out} exists; pass --force to replace it")
@@ -284,8 +285,6 @@ def retrieve(
         and the neighbours and negatives in `observations`; an "unavailable" Evidence when no index
         or CLIP model is configured, a "bad_input" one for a broken or mismatched index.
     """
-    from geosleuth.tools.clip_models import ClipUnavailable, load_clip
-
     with timed() as clock:
         if settings.retrieval_index is None:
             return Evidence.failure(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from geosleuth.core.config import Settings
+from geosleuth.core.config import Settings, read_config_file, resolve_settings
 from geosleuth.core.photo import Photo, PhotoError, load_photo
 from geosleuth.core.state import Candidate, Evidence
 
@@ -187,7 +187,6 @@ class ToolSpec:
     def _standalone(self, settings: Settings | None, kwargs: dict[str, Any]) -> Evidence:
         """Run the tool once outside a run, from a LangChain caller's arguments."""
         if settings is None:
-            from geosleuth.core.config import read_config_file, resolve_settings
 
             settings = resolve_settings(file=read_config_file())[0]
         photo = None

@@ -107,7 +107,7 @@ SPEC = ToolSpec(
     name=TOOL,
     function=zoom,
     run=run,
-    description="""Look closer at part of a photo: read the text in a crop, scaled up (small or distant signs).
+    description="""Look closer at part of a photo: read the text in a crop, scaled up (small, distant signs).
 
 Use it after ocr when a sign is too small to read or to read one region again. The box is given as
 fractions of the photo's width and height, e.g. [0, 0, 0.5, 1] is the left half.""",

@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from geosleuth.core.config import Settings
+from geosleuth.core.paths import shared_dir, source_root
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
-SHARED_DATA = REPO.parent / "shared" / "data"
+EXAMPLES = source_root() / "examples"
+SHARED_DATA = shared_dir() / "data"
 TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
 # Suites beyond "locate" (this module): each is `module:function`, called with the Settings; it prints.
 SUITES = {
@@ -72,7 +72,7 @@ def run_bench(
 
     from geosleuth.app.cli_common import make_console
     from geosleuth.core.photo import load_photo
-    from geosleuth.run.policy import locate
+    from geosleuth.run.locate import locate_photo
 
     console = make_console()
     photos = photos or sorted(p for p in EXAMPLES.glob("*.jpg"))
@@ -86,11 +86,11 @@ def run_bench(
     for photo in photos:
         cold = time_cold(photo)
         loaded = load_photo(photo)
-        locate(loaded, settings)  # warm-up in this process
+        locate_photo(loaded, settings, planner="policy")  # warm-up in this process
         warm = []
         for _ in range(repeat):
             start = time.perf_counter()
-            result = locate(loaded, settings)
+            result = locate_photo(loaded, settings, planner="policy")
             warm.append(time.perf_counter() - start)
         warm_all.append(statistics.median(warm))
         mp = loaded.width * loaded.height / 1e6
@@ -115,8 +115,8 @@ def bench_accuracy(dataset: str, limit: int, settings: Settings, console) -> Non
     The set's folder holds `labels.csv` with columns file, lat, lon, country_code.
     """
     from geosleuth.core.photo import PhotoError, load_photo
-    from geosleuth.run.policy import locate
     from geosleuth.evals.metrics import Scored, summarize
+    from geosleuth.run.locate import locate_photo
 
     labels = SHARED_DATA / dataset / "labels.csv"
     if not labels.is_file():
@@ -128,7 +128,7 @@ def bench_accuracy(dataset: str, limit: int, settings: Settings, console) -> Non
     scored, start = [], time.perf_counter()
     for row in rows:
         try:
-            guess = locate(load_photo(labels.parent / row["file"]), blind).guess
+            guess = locate_photo(load_photo(labels.parent / row["file"]), blind, planner="policy").guess
             answer = (guess.lat, guess.lon, guess.country_code)
         except PhotoError as exc:  # counted as unanswered, never as (0, 0)
             console.print(f"[yellow]{exc}[/yellow]")

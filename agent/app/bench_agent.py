@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import csv
 import statistics
-from pathlib import Path
 from typing import Any
 
 from geosleuth.core.config import Settings
+from geosleuth.core.paths import shared_dir, source_root
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLES = REPO / "examples"
-SHARED_DATA = REPO.parent / "shared" / "data"
+EXAMPLES = source_root() / "examples"
+SHARED_DATA = shared_dir() / "data"
 SHARED_PHOTOS = 12
 """Photos taken from the start of each shared data set."""
 TARGET_S = 30.0
@@ -57,15 +56,15 @@ def measure(
     `chat` is the (chat model, backend) the LLM planner uses, made once so its set-up is not timed.
     """
     from geosleuth.core.photo import PhotoError, load_photo
-    from geosleuth.run.planners import run_planner
     from geosleuth.evals.metrics import Scored, summarize
+    from geosleuth.run.locate import locate_photo
 
     blind = settings.model_copy(update={"use_metadata": False})
     seconds, llm_calls, tool_calls, tokens, scored, errors = [], [], [], [], [], 0
     for photo in photos:
         answer: tuple[Any, Any, Any, float] = (None, None, None, 0.0)
         try:
-            result = run_planner(load_photo(photo["path"]), blind, planner=planner, chat=chat)
+            result = locate_photo(load_photo(photo["path"]), blind, planner=planner, chat=chat)
         except PhotoError:  # an unreadable photo counts as unanswered, never as (0, 0)
             errors += 1
         else:

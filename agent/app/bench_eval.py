@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from geosleuth.core.config import Settings
+from geosleuth.core.paths import source_root
 
 SHARED_PHOTOS = 10
 CONFIGS = (("thread", 2), ("process", 2), ("process", 8))
@@ -25,8 +26,7 @@ def _photo_list(folder: Path) -> Path:
     """Write a labels CSV of the examples and the first shared photos; return its path."""
     from geosleuth.evals.datasets import SHARED_DATA, get_spec, load_samples
 
-    repo = Path(__file__).resolve().parents[1]
-    samples = load_samples(get_spec(str(repo / "examples" / "labels.csv")))
+    samples = load_samples(get_spec(str(source_root() / "examples" / "labels.csv")))
     if (SHARED_DATA / "im2gps3k-dev" / "labels.csv").is_file():
         samples += load_samples(get_spec("im2gps3k-dev"), limit=SHARED_PHOTOS)
     path = folder / "bench-photos.csv"

@@ -48,15 +48,15 @@ def locate(
     loaded = load_photo_or_fail(photo, settings)
     from rich.console import Console
 
-    from geosleuth.run.planners import PlannerError, run_planner
     from geosleuth.app.report import locate_json, locate_panel
+    from geosleuth.run.locate import PlannerError, locate_photo
 
     console = Console(stderr=True)
     traces = open_traces(settings, console)
 
     def run(on_event: Any = None) -> Any:
         try:
-            return run_planner(loaded, settings, traces=traces, photo_path=str(photo), on_event=on_event)
+            return locate_photo(loaded, settings, traces=traces, photo_path=str(photo), on_event=on_event)
         except PlannerError as exc:
             fail(str(exc))
 
@@ -115,7 +115,8 @@ def bench(
 
 # Modules that add commands through `register(app)`; each imports only typer and light modules at top level.
 COMMAND_MODULES: tuple[str, ...] = (
-    "geosleuth.app.cli_trace", "geosleuth.app.cli_doctor", "geosleuth.app.cli_index", "geosleuth.app.cli_chat", "geosleuth.app.cli_eval",
+    "geosleuth.app.cli_trace", "geosleuth.app.cli_doctor", "geosleuth.app.cli_index",
+    "geosleuth.app.cli_chat", "geosleuth.app.cli_eval",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)

@@ -93,7 +93,7 @@ def chat(
     from rich.markup import escape
 
     from geosleuth.run.chat import ChatError, ChatSession
-    from geosleuth.run.planners import PlannerError
+    from geosleuth.run.locate import PlannerError
 
     settings = load_settings(
         config, use_metadata=False if no_metadata else None, planner=planner, tools=split_csv(tools)

@@ -36,7 +36,8 @@ eval_app = typer.Typer(
 
 DataRootOption = Annotated[
     Path | None,
-    typer.Option("--data-root", help="Folder of published sets (default: $GEOSLEUTH_DATA_DIR or the cache)."),
+    typer.Option("--data-root", help="Folder of published sets (default: the data_dir setting, "
+                 "$GEOSLEUTH_DATA_DIR, or <cache_dir>/datasets)."),
 ]
 
 
@@ -98,9 +99,9 @@ def run_command(
     config: ConfigOption = None,
 ) -> None:
     """Evaluate the agent on a dataset; resumable (rerun the same command to continue)."""
-    from geosleuth.run.planners import resolve_planner
     from geosleuth.evals.datasets import DatasetError
     from geosleuth.evals.runner import EvalOptions, RunError, run_eval
+    from geosleuth.run.locate import resolve_planner
 
     settings = load_settings(config, tools=split_csv(tools), prior=prior, device=device, planner=planner)
     chosen = resolve_planner(settings.planner, settings)
@@ -125,12 +126,13 @@ def run_command(
 
 
 @eval_app.command("datasets")
-def datasets_command(data_root: DataRootOption = None) -> None:
+def datasets_command(data_root: DataRootOption = None, config: ConfigOption = None) -> None:
     """List the registered datasets and what of each is on disk."""
     from rich.table import Table
 
-    from geosleuth.evals.datasets import DatasetError, dataset_status, load_registry
+    from geosleuth.evals.datasets import DatasetError, dataset_status, load_registry, resolve_data_root
 
+    root = resolve_data_root(data_root, load_settings(config))
     try:
         registry = load_registry()
     except DatasetError as exc:
@@ -139,7 +141,7 @@ def datasets_command(data_root: DataRootOption = None) -> None:
     for column in ("name", "version", "photos", "on disk", "folder"):
         table.add_column(column, overflow="fold")
     for spec in registry.values():
-        status = dataset_status(spec, data_root)
+        status = dataset_status(spec, root)
         if status.ready:
             state = "[green]ready[/green]"
         elif status.labels_present:

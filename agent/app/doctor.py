@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import importlib.util
-import os
 import shutil
 import subprocess
 import urllib.error
@@ -22,10 +21,9 @@ from pathlib import Path
 from typing import Literal
 
 from geosleuth.core.config import Settings
+from geosleuth.core.paths import shared_dir
 
 Status = Literal["ok", "missing", "unset", "offline", "error"]
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".heic"}
 
 
@@ -69,7 +67,14 @@ def probe_url(url: str, timeout_s: float = 2.0) -> tuple[bool, str]:
 def llm_checks(settings: Settings) -> list[Check]:
     """Check the embedded model (parts, assembled file, xllamacpp) and any configured endpoint."""
     from geosleuth.run.llm import LLMError, describe_backend, llm_available
-    from geosleuth.run.local_llm import INSTALL_HINT, PART_COUNT, is_verified, missing_parts, model_path, verify_model
+    from geosleuth.run.local_llm import (
+        INSTALL_HINT,
+        PART_COUNT,
+        is_verified,
+        missing_parts,
+        model_path,
+        verify_model,
+    )
 
     checks = []
     missing = missing_parts()
@@ -129,9 +134,9 @@ def clip_checks(settings: Settings) -> list[Check]:
         checks.append(Check("clip", "clip_model", status, detail))
     else:
         checks.append(Check("clip", "clip_model", "unset", "the first model in ../shared/models, else none"))
-    hf_hub = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub"
+    hf_hub = Path(settings.hf_home or Path.home() / ".cache" / "huggingface") / "hub"
     folders = {
-        "../shared/models": (SHARED / "models", ("README.md",)),
+        "../shared/models": (shared_dir() / "models", ("README.md",)),
         "geosleuth cache": (Path(settings.cache_dir) / "models", (".gguf", ".json", ".tmp")),
         "huggingface cache": (hf_hub, ()),
     }
@@ -213,7 +218,7 @@ def _photo_count(folder: Path) -> str:
 
 def data_checks() -> list[Check]:
     """List the data sets in ../shared/data and how many photos each holds."""
-    root = SHARED / "data"
+    root = shared_dir() / "data"
     if not root.is_dir():
         return [Check("data", "../shared/data", "missing", f"{root} is absent (evals need it)")]
     folders = [p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]

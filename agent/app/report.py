@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from geosleuth.run.policy import LocateResult
+from geosleuth.run.locate import LocateResult
 
 
 def _country_name(code: str) -> str:

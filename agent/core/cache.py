@@ -1,4 +1,4 @@
-"""The user cache: where it is, and build-once pickles keyed by what they were built from."""
+"""Build-once pickles in the user cache (`geosleuth.core.config.default_cache_dir`), keyed by sources."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
+from geosleuth.core.config import default_cache_dir
+
 T = TypeVar("T")
-
-
-def cache_dir() -> Path:
-    """Return the cache folder: $GEOSLEUTH_CACHE_DIR, else $XDG_CACHE_HOME/geosleuth or ~/.cache/geosleuth."""
-    if os.environ.get("GEOSLEUTH_CACHE_DIR"):
-        return Path(os.environ["GEOSLEUTH_CACHE_DIR"]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geosleuth"
 
 
 def source_key(packages: Iterable[str], files: Iterable[Path] = (), extra: str = "") -> str:
@@ -35,7 +30,7 @@ def cached_pickle(name: str, key: str, build: Callable[[], T], valid: Callable[[
 
     A read-only or missing cache folder only costs the rebuild; a damaged file is rebuilt.
     """
-    path = cache_dir() / f"{name}-{key}.pickle"
+    path = default_cache_dir() / f"{name}-{key}.pickle"
     try:
         value = pickle.loads(path.read_bytes())
         if valid(value):

@@ -2,9 +2,14 @@
 
 Every setting is a typed field with a default and a description. `resolve_settings` is the only
 resolver: a value counts as "set" when it is not None (never "when it differs from the default").
-Environment variables are `GEOSLEUTH_<FIELD>` in upper case; the file is TOML, by default
-`geosleuth.toml` in the working directory or the file named by `GEOSLEUTH_CONFIG`, with the fields at
-the top level or under a `[geosleuth]` table.
+Environment variables are `GEOSLEUTH_<FIELD>` in upper case, and for the fields in `ENV_ALIASES` also
+the standard variable of the library they configure (`HF_HUB_OFFLINE`, `HF_HOME`); the file is TOML,
+by default `geosleuth.toml` in the working directory or the file named by `GEOSLEUTH_CONFIG`, with the
+fields at the top level or under a `[geosleuth]` table.
+
+This is the only module that reads the environment for settings; the rest of the project gets them
+from a `Settings`. `default_cache_dir` is the one default read outside a `Settings`, by the build-once
+pickles of `geosleuth.core.cache`.
 """
 
 from __future__ import annotations
@@ -15,18 +20,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
-
-from geosleuth.core.cache import cache_dir
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError
 
 ENV_PREFIX = "GEOSLEUTH_"
-Source = Literal["flag", "env", "file", "default"]
+ENV_ALIASES: dict[str, tuple[str, ...]] = {"hf_offline": ("HF_HUB_OFFLINE",), "hf_home": ("HF_HOME",)}
+"""Fields also read from standard variables of the libraries they configure; `GEOSLEUTH_<FIELD>` wins."""
+Source = Literal["flag", "env", "file", "default", "code"]
+"""Where a setting's value came from; "code" marks a value a command set for its run (evals withhold
+metadata, an ablation row picks its tools)."""
+
+
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Return the cache folder: $GEOSLEUTH_CACHE_DIR, else $XDG_CACHE_HOME/geosleuth or ~/.cache/geosleuth."""
+    env = os.environ if env is None else env
+    if env.get("GEOSLEUTH_CACHE_DIR"):
+        return Path(env["GEOSLEUTH_CACHE_DIR"]).expanduser()
+    return Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "geosleuth"
 
 
 class Settings(BaseModel):
     """Everything a run can be configured with."""
 
     model_config = {"extra": "forbid"}
+    _sources: dict[str, Source] = PrivateAttr(default_factory=dict)
 
     use_metadata: bool = Field(
         default=True,
@@ -64,7 +80,11 @@ class Settings(BaseModel):
     )
     user_agent: str = Field(default="geosleuth/0.1 (offline-first photo geolocation)",
                             description="User-Agent sent to OSM services.")
-    cache_dir: Path = Field(default_factory=cache_dir, description="Folder for on-disk caches.")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Folder for on-disk caches.")
+    data_dir: Path | None = Field(
+        default=None,
+        description="Root of published datasets for `geosleuth eval` (default: <cache_dir>/datasets).",
+    )
     # the agent
     planner: Literal["auto", "policy", "llm"] = Field(
         default="auto",
@@ -128,10 +148,30 @@ class Settings(BaseModel):
     retrieval_index: Path | None = Field(
         default=None, description="FAISS index made by `geosleuth index build` for the retrieval tool."
     )
+    hf_offline: bool = Field(
+        default=False,
+        description="Load Hugging Face models from the local cache only, never from the network "
+        "(also $HF_HUB_OFFLINE).",
+    )
+    hf_home: Path | None = Field(
+        default=None,
+        description="The Hugging Face cache (also $HF_HOME, which the libraries read themselves; "
+        "default: ~/.cache/huggingface); doctor lists the models in its hub/.",
+    )
+
+    def sources(self) -> dict[str, Source]:
+        """Where each value came from ("default" for all when the settings were not resolved)."""
+        return {name: self._sources.get(name, "default") for name in type(self).model_fields}
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
+        """A copy with `update` applied; the updated fields are recorded as set by "code"."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._sources = {**self._sources, **dict.fromkeys(update or {}, "code")}
+        return copy
 
 
-def _coerce(name: str, raw: str) -> Any:
-    """Turn an environment string into the JSON-ish value pydantic can validate for field `name`."""
+def _coerce(name: str, variable: str, raw: str) -> Any:
+    """Turn the string of environment `variable` into the JSON-ish value pydantic validates for `name`."""
     annotation = str(Settings.model_fields[name].annotation)
     if annotation.startswith("tuple"):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -140,8 +180,19 @@ def _coerce(name: str, raw: str) -> Any:
             return True
         if raw.lower() in {"0", "false", "no", "off"}:
             return False
-        raise ValueError(f"{ENV_PREFIX}{name.upper()}={raw!r} is not a boolean")
+        raise ValueError(f"{variable}={raw!r} is not a boolean")
     return raw
+
+
+def _env_layer(env: Mapping[str, str]) -> dict[str, Any]:
+    """Return the fields set in `env`: by `GEOSLEUTH_<FIELD>`, else by the field's alias (empty is unset)."""
+    layer: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        names = (ENV_PREFIX + name.upper(), *ENV_ALIASES.get(name, ()))
+        variable = next((v for v in names if env.get(v) not in (None, "")), None)
+        if variable is not None:
+            layer[name] = _coerce(name, variable, env[variable])
+    return layer
 
 
 def read_config_file(path: Path | None = None) -> dict[str, Any]:
@@ -172,11 +223,7 @@ def resolve_settings(
     env = os.environ if env is None else env
     layers: list[tuple[Source, dict[str, Any]]] = [
         ("file", {k: v for k, v in (file or {}).items() if v is not None}),
-        ("env", {
-            name: _coerce(name, env[ENV_PREFIX + name.upper()])
-            for name in Settings.model_fields
-            if env.get(ENV_PREFIX + name.upper()) not in (None, "")
-        }),
+        ("env", _env_layer(env)),
         ("flag", {k: v for k, v in (flags or {}).items() if v is not None}),
     ]
     values: dict[str, Any] = {}
@@ -186,8 +233,11 @@ def resolve_settings(
             if name not in Settings.model_fields:
                 raise ValueError(f"unknown setting {name!r} (from {source})")
             values[name], sources[name] = value, source
+    values.setdefault("cache_dir", default_cache_dir(env))  # the default, from `env` like every other value
     try:
-        return Settings(**values), sources
+        settings = Settings(**values)
+        settings._sources = dict(sources)
+        return settings, sources
     except ValidationError as exc:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"

@@ -10,21 +10,24 @@ planner the session can still show the answer and the evidence.
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from geosleuth.core.config import Settings
 from geosleuth.core.photo import Photo
+from geosleuth.core.run_state import GeoState, InputState, fresh_run, next_turn
 from geosleuth.core.state import Guess
+from geosleuth.run.budget import recursion_limit
+from geosleuth.run.fusion import prior_belief
+from geosleuth.run.graph import build_graph
+from geosleuth.run.locate import ChatPair, Turn, make_planner, resolve_planner, run_turn
+from geosleuth.run.traces import TraceStore
 
-if TYPE_CHECKING:
-    from geosleuth.run.graph import GeoState
-    from geosleuth.run.traces import TraceStore
-
-STATE_TYPES = [("geosleuth.core.state", name) for name in ("Evidence", "Belief", "Guess", "Candidate", "ToolError")]
+STATE_TYPES = [
+    ("geosleuth.core.state", name) for name in ("Evidence", "Belief", "Guess", "Candidate", "ToolError")
+]
 """Project types the checkpointer may restore from a saved session."""
 
 
@@ -53,7 +56,7 @@ class ChatSession:
         session_id: str | None = None,
         traces: TraceStore | None = None,
         planner: str | None = None,
-        chat: tuple[Any, Any] | None = None,
+        chat: ChatPair | None = None,
         on_event: Callable[[str, Any], None] | None = None,
         photo_path: str | None = None,
         sessions_db: Path | None = None,
@@ -71,10 +74,6 @@ class ChatSession:
             photo_path: The photo's path as the user gave it, for traces.
             sessions_db: The checkpoint file (default `<cache_dir>/chat.sqlite`).
         """
-        from geosleuth.run.fusion import prior_belief
-        from geosleuth.run.graph import build_graph
-        from geosleuth.run.planners import make_planner, resolve_planner
-
         self.photo, self.settings, self.traces = photo, settings, traces
         self.photo_path = photo_path or str(photo.path)
         self.session_id = session_id or uuid.uuid4().hex[:10]
@@ -86,8 +85,6 @@ class ChatSession:
 
     @property
     def _config(self) -> dict[str, Any]:
-        from geosleuth.run.graph import recursion_limit
-
         return {
             "configurable": {"thread_id": self.session_id},
             "recursion_limit": recursion_limit(self.settings),
@@ -109,8 +106,6 @@ class ChatSession:
         Raises:
             ChatError: the session id belongs to a session about another photo.
         """
-        from geosleuth.run.graph import fresh_run
-
         saved = self.state
         if saved:
             if saved.get("photo_sha256") not in (None, self.photo.sha256):
@@ -121,8 +116,6 @@ class ChatSession:
 
     def ask(self, question: str) -> str:
         """Answer a question with the agent (tools included); return the reply."""
-        from geosleuth.run.graph import next_turn
-
         if not self.can_answer:
             return "Questions need an LLM; this session runs the policy planner (try /guess or /trace)."
         final = self._turn(next_turn(self.state, question), question)
@@ -133,56 +126,16 @@ class ChatSession:
         """The latest committed answer."""
         return self.state.get("guess")
 
-    def _turn(self, update: dict[str, Any], question: str | None) -> dict[str, Any]:
-        """Run one turn of the graph on the session's thread, traced as one run."""
-        from geosleuth.run.graph import AgentContext, Tracer
-        from geosleuth.run.planners import call_tool
-
-        seen = self.photo if self.settings.use_metadata else self.photo.without_metadata()
-        tracer = Tracer(self.traces)
-        start = time.perf_counter()
-        before = self.state
-        if self.traces is not None:
-            tracer.run_id = self.traces.start_run(
-                kind="chat",
-                planner=self.planner.name,
-                photo=self.photo_path,
-                photo_sha256=self.photo.sha256,
-                config={**self.settings.model_dump(mode="json"), "session": self.session_id},
-                model=self.planner.model,
-                prior=(before.get("belief") or self.prior).probabilities(),
-            )
-            self.trace_ids.append(tracer.run_id)
-            if question is not None:
-                tracer.step(kind="user", name="user", input=question)
-        settings = self.settings
-        ctx = AgentContext(
-            photo=seen,
-            settings=settings,
-            planner=self.planner,
-            prior=self.prior,
-            tracer=tracer,
-            on_event=self.on_event,
-            call_tool=lambda name, args, state: call_tool(name, args, state, photo=seen, settings=settings),
+    def _turn(self, update: InputState, question: str | None) -> GeoState:
+        """Run one turn of the graph on the session's thread, traced as one run of kind "chat"."""
+        turn = Turn(
+            photo=self.photo, settings=self.settings, planner=self.planner, prior=self.prior, kind="chat",
+            traces=self.traces, photo_path=self.photo_path, on_event=self.on_event,
+            trace_config={"session": self.session_id},
         )
-        try:
-            final = self.graph.invoke(update, config=self._config, context=ctx)
-        except BaseException as exc:
-            if self.traces is not None and tracer.run_id:
-                self.traces.finish_run(
-                    tracer.run_id,
-                    guess=None,
-                    error=f"{type(exc).__name__}: {exc}",
-                    seconds=time.perf_counter() - start,
-                )
-            raise
-        if self.traces is not None and tracer.run_id:
-            self.traces.finish_run(
-                tracer.run_id,
-                guess=final["guess"].model_dump(mode="json"),
-                seconds=time.perf_counter() - start,
-                llm_calls=final["llm_calls"] - before.get("llm_calls", 0),
-                tool_calls=final["steps"] - before.get("steps", 0),
-                tokens=final["tokens"] - before.get("tokens", 0),
-            )
+        final, trace_id, _ = run_turn(
+            turn, update, compiled=self.graph, config=self._config, question=question, before=self.state
+        )
+        if trace_id:
+            self.trace_ids.append(trace_id)
         return final

@@ -4,7 +4,7 @@ Documented in docs/fusion.md. In short:
 1. Prior over countries from a general source, never fitted to any benchmark: by default the share
    of world GDP (Natural Earth), or population share (GeoNames), or uniform (`Settings.prior`).
 2. Each Evidence updates the Belief by log-linear pooling (`Belief.update`), scaled by the tool's
-   weight in `TOOL_WEIGHTS` and the evidence's own `strength`.
+   fusion weight (its `ToolSpec.weight`) and the evidence's own `strength`.
 3. The Guess takes the most probable country; its point is the best-supported candidate point inside
    that country (weight x evidence strength, summed over candidates within 25 km of each other), or,
    when no evidence placed a point there, the country's capital with a radius from the country's area.
@@ -15,18 +15,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from geosleuth.core.countries import all_countries, get_country, population_prior
+from geosleuth.core.geo import country_areas_km2, country_at, country_gdp_musd, distance_km
 from geosleuth.core.state import Belief, Candidate, Evidence, Guess
-
-TOOL_WEIGHTS: dict[str, float] = {
-    "exif": 3.0,  # a GPS fix in the file is near-certain (when metadata is allowed at all)
-    "text_clues": 1.0,
-    "gazetteer": 0.8,  # place names read by OCR can be shop names or misreads
-    "osm": 0.8,
-    "clip_zero_shot": 0.6,  # a look, not a reading: landscapes and buildings repeat across borders
-    "retrieval": 0.8,
-    "geoclip": 0.8,
-}
-"""How much each tool's country claims count in the pooled log-probability (default 1.0)."""
+from geosleuth.tools import fusion_weight
+from geosleuth.tools.gazetteer import reverse_place
 
 CLUSTER_KM = 25.0
 
@@ -53,7 +46,7 @@ class Fusion:
 
     def add(self, evidence: Evidence) -> Belief:
         """Fold one Evidence in with its tool's weight and return the new Belief."""
-        belief = self.belief.update(evidence, TOOL_WEIGHTS.get(evidence.tool, 1.0))
+        belief = self.belief.update(evidence, fusion_weight(evidence.tool))
         self.steps.append(Step(evidence, belief))
         return belief
 
@@ -68,6 +61,14 @@ class Fusion:
         return rows
 
 
+def fusion_of(prior: Belief, evidence: list[Evidence]) -> Fusion:
+    """Rebuild the Fusion (prior plus one step per Evidence) of a run's evidence."""
+    fusion = Fusion(prior=prior)
+    for item in evidence:
+        fusion.add(item)
+    return fusion
+
+
 PRIOR_FLOOR = 1e-4
 """Smallest share any country gets in a prior, relative to the largest, so none starts at zero."""
 
@@ -79,13 +80,10 @@ def prior_belief(kind: str = "gdp") -> Belief:
     taken there (cameras, travel, photo sharing scale with wealth); `population`: share of world
     population (GeoNames); `uniform`: every country alike. Countries without a figure get the floor.
     """
-    from geosleuth.core.countries import all_countries, population_prior
-
     codes = all_countries()
     if kind == "population":
         weights = population_prior()
     elif kind == "gdp":
-        from geosleuth.core.geo import country_gdp_musd
 
         gdp = country_gdp_musd()
         weights = {code: gdp.get(code, 0.0) for code in codes}
@@ -103,8 +101,6 @@ def best_point(belief: Belief, country_code: str, strengths: dict[str, float]) -
     A candidate's support is its weight times its evidence's strength, plus that of every other
     candidate in the country within CLUSTER_KM (agreeing clues reinforce each other).
     """
-    from geosleuth.core.geo import country_at, distance_km
-
     inside = [
         c for c in belief.candidates
         if (c.country_code or country_at(c.lat, c.lon)) == country_code
@@ -123,10 +119,6 @@ def best_point(belief: Belief, country_code: str, strengths: dict[str, float]) -
 
 def commit(fusion: Fusion) -> Guess:
     """Turn the current Belief into a Guess (country, region, place, point, confidence, radius)."""
-    from geosleuth.core.countries import get_country
-    from geosleuth.core.geo import country_areas_km2
-    from geosleuth.tools.gazetteer import reverse_place
-
     belief = fusion.belief
     code, probability = belief.top(1)[0]
     country = get_country(code)

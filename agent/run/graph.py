@@ -1,210 +1,31 @@
-"""The agent as a LangGraph `StateGraph`: guard -> reason -> tools -> guard ... -> commit.
+"""The agent as a LangGraph `StateGraph`: guard -> reason -> tools -> guard ... -> commit (nodes and routing).
 
 One graph serves both planners. The *reason* node asks the run's planner (the fixed policy or an
-LLM, `geosleuth.run.planners`) for the next tool calls or to commit; the *tools* node runs them with the
-safety net of `geosleuth.run.policy` and folds each Evidence into the Belief; the *guard* ends a turn on a
-budget (steps, seconds, tokens) or once the Belief is confident; the *commit* node asks the planner
-for the answer. What a run needs but must not be checkpointed (the photo, the planner, the trace
-writer, callbacks) travels in the runtime context, `AgentContext`; the state holds only data, so
-chat sessions can be saved by LangGraph's SQLite checkpointer and resumed.
+LLM) for the next tool calls or to commit; the *tools* node runs them through the safety net of
+`geosleuth.run.toolnode` and folds each Evidence into the Belief; the *guard* ends a turn on a budget
+(steps, seconds, tokens), once the Belief is confident, or when nothing is locatable
+(`geosleuth.run.budget`); the *commit* node asks the planner for the answer. The state
+(`geosleuth.core.run_state`) holds only data; the photo, planner, trace writer and callbacks travel in
+the runtime context (`geosleuth.run.context.AgentContext`).
 
-A turn is one `invoke`: `geosleuth.run.planners.run_planner` runs one (locate); `geosleuth chat` runs one
-per user message on the same thread, with `question` set and the budgets counted from `base`.
+A turn is one `invoke`: `geosleuth.run.locate.run_turn` runs it for locate, eval and chat (one turn per
+user message on the same thread, with `question` set and the budgets counted from `base`).
 """
 
 from __future__ import annotations
 
-import operator
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypedDict
+from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, AnyMessage
+from langchain_core.messages import AIMessage
 from langgraph.graph import END, START, StateGraph
-from langgraph.graph.message import add_messages
 from langgraph.runtime import Runtime
 
-from geosleuth.core.config import Settings
-from geosleuth.run.fusion import Fusion, best_point
-from geosleuth.core.photo import Photo
-from geosleuth.run.policy import _safely
-from geosleuth.core.state import Belief, Evidence, Guess
-
-if TYPE_CHECKING:
-    from geosleuth.run.traces import TraceStore
-
-
-class InputState(TypedDict, total=False):
-    """What a caller sends to start a turn."""
-
-    messages: Annotated[list[AnyMessage], add_messages]
-    """The conversation with the user (chat questions, the agent's answers); appended, or updated by id."""
-    question: str | None
-    """The user's message this turn (chat); None for a plain locate run. Replaced each turn."""
-    base: dict[str, float]
-    """Counters at the start of this turn ({"steps", "tokens", "started"}): budgets count from them."""
-
-
-class GeoState(InputState, total=False):
-    """The whole state of a run."""
-
-    photo_sha256: str | None
-    """The photo this run (or chat session) is about; set once."""
-    evidence: Annotated[list[Evidence], operator.add]
-    """Every tool observation, in order; each turn appends."""
-    belief: Belief
-    """The current Belief: the prior with every Evidence folded in; replaced by the tools node."""
-    steps: int
-    """Tool calls made so far in the session (refused ones included); the tools node adds its calls."""
-    llm_calls: int
-    """LLM calls so far; the reason and commit nodes add theirs."""
-    tokens: int
-    """LLM tokens (prompt + completion) so far."""
-    cursor: int
-    """The policy planner's position in `Settings.tools`."""
-    pending: list[dict[str, Any]]
-    """Calls chosen by the reason node ({"tool", "args"}, and "refusal" for one that must not run),
-    consumed by the tools node."""
-    stop: str | None
-    """Why this turn stopped calling tools (a budget, confidence, or the planner's choice)."""
-    guess: Guess | None
-    """The committed answer of the last turn."""
-    rationale: str | None
-    """The planner's explanation of the committed answer (the reply to the user in chat)."""
-
-
-class Planner(Protocol):
-    """Chooses tools and commits; `geosleuth.run.planners.PolicyPlanner` and `LLMPlanner` implement it."""
-
-    name: str
-    model: str | None
-
-    def decide(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
-        """Return a state update: `pending` calls to run, or none (with `stop`) to commit."""
-
-    def answer(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
-        """Return a state update holding the committed `guess` and its `rationale`."""
-
-
-@dataclass
-class Tracer:
-    """Writes a run's steps to a TraceStore; does nothing without one."""
-
-    store: TraceStore | None = None
-    run_id: str | None = None
-
-    def step(self, **fields: Any) -> None:
-        """Append one step (the arguments of `TraceStore.add_step`) to the run, if it is traced."""
-        if self.store is not None and self.run_id is not None:
-            self.store.add_step(self.run_id, **fields)
-
-
-@dataclass
-class AgentContext:
-    """What the nodes need besides the state; never checkpointed."""
-
-    photo: Photo
-    """The photo as the tools may see it (without metadata when metadata is withheld)."""
-    settings: Settings
-    planner: Planner
-    prior: Belief
-    call_tool: Callable[[str, dict[str, Any], GeoState], Evidence]
-    """Runs one registered tool in the context of the state (see `geosleuth.run.planners.call_tool`)."""
-    tracer: Tracer
-    on_event: Callable[[str, Any], None] | None = None
-    """Called with ("decision", dict), ("evidence", Evidence), ("guard", str), ("commit", dict)."""
-
-    def emit(self, kind: str, payload: Any) -> None:
-        """Report progress to the caller (live display), if it asked for it."""
-        if self.on_event is not None:
-            self.on_event(kind, payload)
-
-
-def fusion_of(prior: Belief, evidence: list[Evidence]) -> Fusion:
-    """Rebuild the Fusion (prior plus one step per Evidence) of a run's evidence."""
-    fusion = Fusion(prior=prior)
-    for item in evidence:
-        fusion.add(item)
-    return fusion
-
-
-def fresh_run(prior: Belief) -> GeoState:
-    """The input of a new run (one locate, or a chat session's first turn) starting from `prior`."""
-    return GeoState(
-        messages=[],
-        question=None,
-        evidence=[],
-        belief=prior,
-        steps=0,
-        llm_calls=0,
-        tokens=0,
-        cursor=0,
-        pending=[],
-        stop=None,
-        guess=None,
-        rationale=None,
-        base={"steps": 0, "tokens": 0, "started": time.time()},
-    )
-
-
-def next_turn(state: GeoState, question: str) -> GeoState:
-    """The input of a chat turn after `state`: the user's question; budgets restart from here."""
-    from langchain_core.messages import HumanMessage
-
-    base = {"steps": state.get("steps", 0), "tokens": state.get("tokens", 0), "started": time.time()}
-    return GeoState(messages=[HumanMessage(question)], question=question, base=base, pending=[], stop=None)
-
-
-def steps_left(state: GeoState, settings: Settings) -> int:
-    """Tool calls this turn may still make."""
-    return settings.max_steps - (state.get("steps", 0) - int(state["base"]["steps"]))
-
-
-def budget_spent(state: GeoState, settings: Settings) -> str | None:
-    """Name the budget this turn has used up, or None."""
-    if steps_left(state, settings) <= 0:
-        return f"max_steps ({settings.max_steps} tool calls)"
-    if time.time() - state["base"]["started"] >= settings.max_seconds:
-        return f"max_seconds ({settings.max_seconds:g} s)"
-    if state.get("tokens", 0) - int(state["base"]["tokens"]) >= settings.max_tokens:
-        return f"max_tokens ({settings.max_tokens} tokens)"
-    return None
-
-
-LOW_LOCALIZABILITY = 0.05
-"""Below this localizability (tools/localizability.py), with only zoom left to try, the guard commits."""
-
-
-def nothing_to_go_on(state: GeoState, settings: Settings) -> str | None:
-    """Why to stop when the photo has shown nothing locatable and only re-reading crops is left, else None.
-
-    This is how localizability saves the LLM's zoom rounds on photos with no text: after the readers
-    and any vision tools have run, a score under LOW_LOCALIZABILITY means zooming is unlikely to help.
-    """
-    from geosleuth.run.planners import ready_tools
-    from geosleuth.tools.localizability import localizability
-
-    if set(ready_tools(state, settings)) - {"zoom"}:
-        return None
-    score = localizability(state["evidence"], state["belief"])
-    if score >= LOW_LOCALIZABILITY:
-        return None
-    return f"nothing to go on (localizability {score:.2f} < {LOW_LOCALIZABILITY})"
-
-
-def is_confident(belief: Belief, evidence: list[Evidence], threshold: float) -> bool:
-    """Whether the Belief is sure enough to stop: top country at `threshold` and a point located in it.
-
-    A confident country alone is not enough (the point would fall back to the capital), so the
-    guard also wants an evidence-backed candidate point inside that country.
-    """
-    code, probability = belief.top(1)[0]
-    if probability < threshold:
-        return False
-    strengths = {item.id: item.strength for item in evidence}
-    return best_point(belief, code, strengths) is not None
-
+from geosleuth.core.run_state import GeoState, InputState
+from geosleuth.core.state import Evidence, Guess
+from geosleuth.run.budget import budget_spent, is_confident, nothing_to_go_on, steps_left
+from geosleuth.run.context import AgentContext
+from geosleuth.run.fusion import Fusion
+from geosleuth.run.toolnode import execute, safely
 
 # nodes ---------------------------------------------------------------------------------------------
 
@@ -220,7 +41,7 @@ def guard(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         if is_confident(state["belief"], state["evidence"], ctx.settings.stop_confidence):
             why = f"confident (top country >= {ctx.settings.stop_confidence:g})"
         else:
-            why = nothing_to_go_on(state, ctx.settings)
+            why = nothing_to_go_on(state, ctx.settings, ctx.photo)
     if why is not None:
         ctx.tracer.step(
             kind="guard", name="stop", output={"why": why}, belief=state["belief"].probabilities()
@@ -260,7 +81,9 @@ def tools(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
             ran += 1
         else:
             seen = GeoState(**{**state, "evidence": [*state["evidence"], *new], "belief": belief})
-            evidence = _safely(name, lambda n=name, a=args, s=seen: ctx.call_tool(n, a, s))
+            evidence = safely(name, lambda n=name, a=args, s=seen: execute(
+                n, a, s, photo=ctx.photo, settings=ctx.settings, run_tool=ctx.run_tool
+            ))
             ran += 1
         belief = Fusion(prior=belief).add(evidence)
         new.append(evidence)
@@ -312,7 +135,7 @@ def after_reason(state: GeoState) -> Literal["tools", "commit"]:
 
 def build_graph(checkpointer: Any = None) -> Any:
     """Compile the agent graph, optionally with a checkpointer (chat sessions)."""
-    builder = StateGraph(GeoState, context_schema=AgentContext)
+    builder = StateGraph(GeoState, context_schema=AgentContext, input_schema=InputState)
     builder.add_node("guard", guard)
     builder.add_node("reason", reason)
     builder.add_node("tools", tools)
@@ -325,10 +148,5 @@ def build_graph(checkpointer: Any = None) -> Any:
     return builder.compile(checkpointer=checkpointer)
 
 
-def recursion_limit(settings: Settings) -> int:
-    """Graph steps a turn may take: three nodes per tool call, plus the guard and commit."""
-    return 3 * settings.max_steps + 8
-
-
 graph = build_graph()
-"""The compiled agent graph (no checkpointer), used by `geosleuth.run.planners.run_planner`."""
+"""The compiled agent graph (no checkpointer), used by `geosleuth.run.locate.locate_photo`."""

@@ -2,56 +2,21 @@
 
 It is the no-LLM baseline that the LLM agent is measured against, and it runs through the same
 graph (`geosleuth.run.graph`) as the LLM planner, with the same tools, budgets and guard. Order:
-exif (only when metadata is allowed) -> ocr -> text_clues -> gazetteer -> osm. Each step sees what
-earlier steps found (OCR lines feed text_clues and the gazetteer; the current Belief is the
-gazetteer's country hint; the best candidate point bounds the OSM search: see
-`geosleuth.run.planners.call_tool`). A tool whose inputs are missing when its turn comes is skipped. Any
-tool may be switched off through `Settings.tools`.
+`Settings.tools` (by default exif, only when metadata is allowed -> ocr -> text_clues -> gazetteer
+-> osm). Each step sees what earlier steps found (OCR lines feed text_clues and the gazetteer; the
+current Belief is the gazetteer's country hint; the best candidate point bounds the OSM search: see
+`geosleuth.run.toolnode.tool_call`). A tool whose inputs are missing when its turn comes is skipped.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
-from geosleuth.core.config import Settings
-from geosleuth.run.fusion import Fusion
-from geosleuth.core.photo import Photo
-from geosleuth.core.state import Evidence, Guess, ToolError
-
-
-@dataclass
-class LocateResult:
-    """What one `locate` run produced."""
-
-    guess: Guess
-    fusion: Fusion
-    seconds: float
-    planner: str = "policy"
-    trace_id: str | None = None
-    llm_calls: int = 0
-    tool_calls: int = 0
-    tokens: int = 0
-    evidence: list[Evidence] = field(default_factory=list)
-    rationale: str | None = None
-
-
-def _safely(tool: str, call: Callable[[], Evidence]) -> Evidence:
-    """Run one tool call; an unexpected exception becomes an `unknown` error Evidence, timed."""
-    start = time.perf_counter()
-    try:
-        evidence = call()
-    except Exception as exc:  # noqa: BLE001 - the safety net records every unexpected failure
-        evidence = Evidence(
-            tool=tool,
-            summary=f"{type(exc).__name__}: {exc}",
-            strength=0.0,
-            error=ToolError(type="unknown", message=f"{type(exc).__name__}: {exc}"),
-        )
-    if not evidence.seconds:
-        evidence = evidence.model_copy(update={"seconds": time.perf_counter() - start})
-    return evidence
+from geosleuth.core.run_state import GeoState
+from geosleuth.run.context import AgentContext
+from geosleuth.run.fusion import commit, fusion_of
+from geosleuth.run.toolnode import blocker
 
 
 def next_tool(tools: tuple[str, ...], cursor: int, ready: Callable[[str], bool]) -> tuple[int, str] | None:
@@ -65,16 +30,25 @@ def next_tool(tools: tuple[str, ...], cursor: int, ready: Callable[[str], bool])
     return None
 
 
-def locate(
-    photo: Photo,
-    settings: Settings,
-    on_evidence: Callable[[Evidence], None] | None = None,
-) -> LocateResult:
-    """Run the policy planner on a loaded photo and commit to a Guess.
+class PolicyPlanner:
+    """The deterministic planner: the next ready tool in `Settings.tools` order; commits by fusion."""
 
-    When `settings.use_metadata` is False the tools see `photo.without_metadata()`, so nothing from
-    EXIF, XMP or comments can reach them. `on_evidence` is called after each tool, for live display.
-    """
-    from geosleuth.run.planners import run_planner
+    name = "policy"
+    model: str | None = None
 
-    return run_planner(photo, settings, planner="policy", on_evidence=on_evidence)
+    def decide(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
+        """Pick the next tool whose inputs are ready, or stop when none is left."""
+        settings = ctx.settings
+
+        def ready(tool: str) -> bool:
+            return blocker(tool, state, photo=ctx.photo, settings=settings) is None
+
+        choice = next_tool(settings.tools, state.get("cursor", 0), ready)
+        if choice is None:
+            return {"pending": [], "stop": "policy: no tool left", "cursor": len(settings.tools)}
+        index, tool = choice
+        return {"pending": [{"tool": tool, "args": {}}], "cursor": index + 1}
+
+    def answer(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
+        """Commit to the fused Belief's answer."""
+        return {"guess": commit(fusion_of(ctx.prior, state["evidence"])), "rationale": None}

@@ -1,5 +1,8 @@
 """Prompt text for the LLM planner: constants with `{placeholders}`, nothing else.
 
+The JSON keys of DECIDE and ANSWER are filled in from the `Decision` and `Answer` models' field
+descriptions (`geosleuth.run.llm_planner.describe_keys`), so the prose and the schema cannot drift.
+
 Kept short on purpose: the embedded model is small (1.5B parameters, 8k context) and reads prompts
 slowly on a CPU. Everything read from the photo is put inside <photo_text> or <tool_results> as
 quoted JSON strings, and the system prompt says that such text is data, never instructions.
@@ -33,16 +36,11 @@ Tool calls left: {left}"""
 QUESTION = "\nThe user asks (answer it in your rationale; call tools if they help): {question}"
 
 DECIDE = """
-Decide the next step. JSON keys: "action" ("call_tool" or "commit"), "tools" (names to call now, in \
-order; [] to commit), "text" (photo lines a text tool should use, or "" for all), "box" (for zoom: \
-the part to look at, [left, top, right, bottom] as 0-1 fractions of the photo, e.g. [0, 0, 0.5, 0.5] \
-is the top-left quarter; else [0, 0, 1, 1]), "reason" (a few words).
+Decide the next step. JSON keys: {keys}.
 Tools you may call now: {offered}."""
 
 ANSWER = """
-Commit to your answer now. JSON keys: "country_code" (ISO 3166-1 alpha-2), "region", "city", "lat", \
-"lon", "confidence" (0-1, that the country is right), "radius_km", "rationale" (one or two sentences \
-naming the evidence). Prefer a candidate place's coordinates."""
+Commit to your answer now. JSON keys: {keys}. Prefer a candidate place's coordinates."""
 
 NO_TEXT = "(none read yet)"
 NOTHING = "(none)"

@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from geosleuth.core.geo import distance_km
+
 if TYPE_CHECKING:
     from geosleuth.core.config import Settings
 
@@ -344,8 +346,6 @@ class TraceStore:
         llm_calls: int = 0, tool_calls: int = 0, tokens: int = 0,
     ) -> None:
         """Record how a run ended: its guess (or error), usage and time; scores it when truth is known."""
-        from geosleuth.core.geo import distance_km
-
         row = self._conn().execute("SELECT truth FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise TraceStoreError(f"no run {run_id!r} in {self.path}")

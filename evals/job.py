@@ -1,0 +1,171 @@
+"""One photo, the eval's unit of work: `evaluate_one` locates it and returns its results row.
+
+The thread and process pools of `geosleuth.evals.runner` and the Ray tasks of
+`geosleuth.evals.ray_backend` all run this, so a photo is evaluated the same way on every backend.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from geosleuth.core.config import Settings
+from geosleuth.core.geo import distance_km
+from geosleuth.core.photo import PhotoError, load_photo
+from geosleuth.evals import tool_cache
+from geosleuth.evals.datasets import Sample
+from geosleuth.run.locate import LocateResult, locate_photo
+from geosleuth.run.traces import TraceStore
+from geosleuth.tools.localizability import localizability
+
+TRACES = "traces.sqlite"
+"""The trace store of a run folder."""
+
+
+class ImageTimeout(BaseException):  # noqa: N818 - a BaseException so tool safety nets do not swallow it
+    """Raised inside a worker when a photo goes past the per-image time limit."""
+
+
+@dataclass(frozen=True)
+class EvalJob:
+    """What every worker needs to evaluate one photo (picklable, for processes and Ray)."""
+
+    name: str
+    run_dir: str
+    settings: Settings
+    planner: str
+    time_limit_s: float
+    tool_cache: str | None
+
+
+_STORES: dict[str, TraceStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _trace_store(run_dir: str) -> TraceStore:
+    """This process's TraceStore of a run folder (one per process; it keeps one connection per thread)."""
+    key = f"{os.getpid()}:{run_dir}"
+    with _STORES_LOCK:
+        if key not in _STORES:
+            _STORES[key] = TraceStore(Path(run_dir) / TRACES)
+        return _STORES[key]
+
+
+@contextmanager
+def hard_limit(seconds: float) -> Iterator[None]:
+    """Raise ImageTimeout in this block after `seconds` (main thread of a process only; else no-op)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise ImageTimeout(f"over the per-image limit of {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: float) -> dict[str, Any]:
+    """The row of a photo that produced no answer (a miss), with what went wrong."""
+    return {
+        "id": sample.id,
+        "image": str(sample.image),
+        "truth": sample.truth(),
+        "guess": None,
+        "error_km": None,
+        "country_correct": None if sample.country is None else False,
+        "seconds": round(seconds, 3),
+        "planner": planner,
+        "tools_used": [],
+        "llm_calls": 0,
+        "tool_calls": 0,
+        "tokens": 0,
+        "error": {"type": kind, "message": message[:500]},
+        "trace_id": None,
+    }
+
+
+def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str, Any]:
+    """The row of a located photo: its guess, the error against the truth, cost and tool errors."""
+    guess = result.guess
+    answered = guess.lat is not None and guess.lon is not None
+    unexpected = [e for e in result.evidence if e.error is not None and e.error.type == "unknown"]
+    return {
+        "id": sample.id,
+        "image": str(sample.image),
+        "truth": sample.truth(),
+        "guess": {
+            "country": guess.country_code,
+            "region": guess.region,
+            "city": guess.place,
+            "lat": guess.lat,
+            "lon": guess.lon,
+            "confidence": guess.confidence,
+            "radius_km": guess.radius_km,
+        },
+        "error_km": round(distance_km(sample.lat, sample.lon, guess.lat, guess.lon), 3) if answered else None,
+        "country_correct": None if sample.country is None else guess.country_code == sample.country,
+        "seconds": round(seconds, 3),
+        "planner": result.planner,
+        "tools_used": list(dict.fromkeys(e.tool for e in result.evidence)),
+        "llm_calls": result.llm_calls,
+        "tool_calls": result.tool_calls,
+        "tokens": result.tokens,
+        "error": {
+            "type": "tool_error",
+            "message": "; ".join(f"{e.tool}: {e.error.message}" for e in unexpected)[:500],
+        } if unexpected else None,
+        "trace_id": result.trace_id,
+        "localizability": round(localizability(result.evidence, result.fusion.belief), 3),
+    }
+
+
+def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
+    """Locate one photo and return its results row; never raises for a problem with the photo.
+
+    The agent sees the photo without metadata unless the job's settings allow it; `truth` goes to
+    the trace only. Past the per-image limit (enforced here in the main thread of a process) the row
+    records a `timeout` error.
+    """
+    if tool_cache.active_folder() != (Path(job.tool_cache) if job.tool_cache else None):
+        tool_cache.activate(job.tool_cache)
+    start = time.perf_counter()
+    try:
+        with hard_limit(job.time_limit_s):
+            photo = load_photo(sample.image, max_pixels=job.settings.max_pixels)
+            result = locate_photo(
+                photo,
+                job.settings,
+                planner=job.planner,
+                traces=_trace_store(job.run_dir),
+                truth=sample.truth(),
+                eval_run=job.name,
+                photo_path=str(sample.image),
+                run_tool=tool_cache.cached_run,
+            )
+    except ImageTimeout as exc:
+        return error_row(sample, job.planner, "timeout", str(exc), time.perf_counter() - start)
+    except PhotoError as exc:
+        return error_row(sample, job.planner, "bad_input", str(exc), time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - one photo's failure is recorded, never fatal to the run
+        message = f"{type(exc).__name__}: {exc}"
+        return error_row(sample, job.planner, "exception", message, time.perf_counter() - start)
+    return result_row(sample, result, time.perf_counter() - start)
+
+
+def worker_init(cache_folder: str | None) -> None:
+    """Start a worker process: Ctrl-C is the parent's to handle; the tool cache is on."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tool_cache.activate(cache_folder)
