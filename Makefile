@@ -27,8 +27,8 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check agent tools evals tests
 	rm -rf $(LINT_TREE)
 	$(VENV)/bin/pip install -q --no-deps --no-build-isolation --no-compile --target $(LINT_TREE) .
-	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache --config $(CURDIR)/pyproject.toml
-	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml -p geosleuth
+	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
+	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p geosleuth
 
 test: system-deps $(VENV)/.installed lint
 	$(VENV)/bin/pytest

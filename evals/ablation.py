@@ -15,12 +15,16 @@ import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.config import Settings
 from geosleuth.evals.metrics import THRESHOLDS_KM
 from geosleuth.evals.runner import EvalOptions, RunError, resolve_eval_planner, run_eval
 from geosleuth.tools import get_spec
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,7 @@ class AblationRow:
 
 
 def tool_chain(tool: str) -> tuple[str, ...]:
-    """The tools of a tool's "alone" row, from its spec: text tools after ocr, osm after the gazetteer.
+    """Return the tools of a tool's "alone" row, from its spec: text tools after ocr, osm after the gazetteer.
 
     Empty for a tool with no row of its own (zoom).
     """
@@ -52,7 +56,7 @@ def tool_chain(tool: str) -> tuple[str, ...]:
 
 
 def configurations(settings: Settings, *, allow_metadata: bool, include_agent: bool) -> list[Config]:
-    """The ablation's rows: each tool of `settings.tools` alone (as a chain), the policy, the agent."""
+    """Return the ablation's rows: each tool of `settings.tools` alone (as a chain), the policy, the agent."""
     rows = []
     for tool in settings.tools:
         chain = tool_chain(tool)
@@ -80,8 +84,8 @@ def run_ablation(
     include_agent: bool = True,
     time_limit_s: float = 300.0,
     data_root: Path | None = None,
-    console: Any = None,
-    progress_console: Any = None,
+    console: Console | None = None,
+    progress_console: Console | None = None,
 ) -> list[AblationRow]:
     """Run every configuration on `dataset`, print the table, and write ablation.md/.json under `out`.
 
@@ -127,7 +131,7 @@ COLUMNS = ("configuration", "n", "country", *(f"≤{km} km" for km in THRESHOLDS
 
 
 def _cells(row: AblationRow) -> list[str]:
-    """The formatted cells of one row (dashes and the reason when it did not run)."""
+    """Return the formatted cells of one row (dashes and the reason when it did not run)."""
     m = row.metrics
     if not m:
         return [row.config.label, "-", *["-"] * (len(COLUMNS) - 4), "-", f"unavailable: {row.unavailable}"]
@@ -139,8 +143,8 @@ def _cells(row: AblationRow) -> list[str]:
     ]
 
 
-def ablation_table(rows: list[AblationRow], title: str) -> Any:
-    """A rich table of the ablation."""
+def ablation_table(rows: list[AblationRow], title: str) -> Table:
+    """Return a rich table of the ablation."""
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
@@ -152,7 +156,7 @@ def ablation_table(rows: list[AblationRow], title: str) -> Any:
 
 
 def ablation_markdown(rows: list[AblationRow], dataset: str) -> str:
-    """The ablation as a Markdown table."""
+    """Return the ablation as a Markdown table."""
     lines = [f"# Ablation on {dataset}", "", "| " + " | ".join(COLUMNS) + " |",
              "|" + "|".join("---" for _ in COLUMNS) + "|"]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]

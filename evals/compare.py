@@ -8,10 +8,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from geosleuth.evals.metrics import METRICS, Scored, summarize
 from geosleuth.evals.report import METRIC_LABELS, format_km, format_metric, load_run
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 TIE_KM = 1.0
 """Two errors closer than this are a tie (geocoders round; 1 km is below any threshold that matters)."""
@@ -94,7 +97,7 @@ def _tally(outcomes: list[int]) -> Tally:
     return Tally(outcomes.count(1), outcomes.count(-1), outcomes.count(0))
 
 
-def print_comparison(c: Comparison, console: Any) -> None:
+def print_comparison(c: Comparison, console: Console) -> None:
     """Print the side-by-side metric table with deltas and the per-photo wins and losses.
 
     Args:

@@ -52,13 +52,6 @@ class DatasetMissing(DatasetError):
     """A registered set whose files are not on disk; the message says what is missing and where to get it."""
 
 
-class MetricSpec(BaseModel):
-    """A metric a dataset is scored with."""
-
-    name: str = Field(description="Name in `geosleuth.evals.metrics.METRICS`.")
-    higher_is_better: bool = Field(description="Direction of improvement.")
-
-
 class DatasetSpec(BaseModel):
     """One registry entry: where a labelled photo set lives and how to read its label file."""
 
@@ -80,10 +73,9 @@ class DatasetSpec(BaseModel):
     filter: dict[str, str] = Field(default_factory=dict, description="Keep only rows with these values.")
     get: str = Field(default="", description="Where users get the files, and the layout expected.")
     licence: str = Field(default="", description="Licence of the photos.")
-    metrics: list[MetricSpec] = Field(default_factory=list, description="Metrics the papers report on it.")
 
     def folder(self, data_root: Path | None = None) -> Path:
-        """The set's folder on this machine."""
+        """Return the set's folder on this machine."""
         if self.location == "shared":
             return SHARED_DATA / self.path
         if self.location == "data":
@@ -102,7 +94,7 @@ class Sample:
     country: str | None
 
     def truth(self) -> dict[str, Any]:
-        """The ground truth as eval rows and traces record it."""
+        """Return the ground truth as eval rows and traces record it."""
         return {"lat": self.lat, "lon": self.lon, "country": self.country}
 
 
@@ -123,7 +115,7 @@ class DatasetStatus:
 
 
 def resolve_data_root(explicit: Path | None = None, settings: Settings | None = None) -> Path:
-    """The data root of published sets: `explicit`, else `settings.data_dir`, else <cache_dir>/datasets.
+    """Return the published sets' data root: `explicit`, else `settings.data_dir`, else <cache_dir>/datasets.
 
     Without `settings`, the resolved ones (`resolve_settings`: environment, config file, defaults).
     """
@@ -157,7 +149,7 @@ def load_registry(folders: tuple[Path, ...] = (REGISTRY_DIR,)) -> dict[str, Data
 
 
 def get_spec(name: str, registry: Mapping[str, DatasetSpec] | None = None) -> DatasetSpec:
-    """The registry entry `name`, or a generic entry when `name` is a path to a CSV file.
+    """Return the registry entry `name`, or a generic entry when `name` is a path to a CSV file.
 
     Raises:
         DatasetError: unknown name (with a did-you-mean hint and the known names) or unreadable CSV.
@@ -208,7 +200,7 @@ def generic_csv_spec(path: Path) -> DatasetSpec:
 
 
 def _read_rows(spec: DatasetSpec, folder: Path) -> list[dict[str, str]]:
-    """The label rows that pass the entry's filter."""
+    """Return the label rows that pass the entry's filter."""
     labels = folder / spec.labels
     with labels.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
@@ -220,7 +212,7 @@ def _read_rows(spec: DatasetSpec, folder: Path) -> list[dict[str, str]]:
 
 
 def _image_path(spec: DatasetSpec, folder: Path, values: dict[str, str]) -> Path:
-    """The first existing image path the entry's templates give for a row (else the first template's)."""
+    """Return the first existing image path the entry's templates give a row (else the first template's)."""
     candidates = []
     for template in spec.images:
         relative = template.format(**values)
@@ -273,16 +265,18 @@ def load_samples(
         if sample_id in seen:
             raise DatasetError(f"{folder / spec.labels}, line {number}: duplicate id {sample_id!r}")
         seen.add(sample_id)
-        country = (row.get(col["country"]) or "").strip().upper() if col.get("country") else ""
+        country_column = col.get("country")
+        country = (row.get(country_column) or "").strip().upper() if country_column else ""
         image = _image_path(spec, folder, {"image": image_value, "id": sample_id})
         samples.append(Sample(sample_id, image, lat, lon, country or country_at(lat, lon)))
     return samples
 
 
 def _image_and_id(col: dict[str, str | None], row: dict[str, str]) -> tuple[str, str]:
-    """A label row's image value (its image column, else its id) and its sample id (else the image's stem)."""
-    image_value = row[col["image"]] if col.get("image") else row[col["id"] or ""]
-    return image_value, (row[col["id"]] if col.get("id") else Path(image_value).stem).strip()
+    """Return a label row's image value (image column, else id) and its sample id (else the image's stem)."""
+    image_column, id_column = col.get("image"), col.get("id")
+    image_value = row[image_column] if image_column else row[col["id"] or ""]
+    return image_value, (row[id_column] if id_column else Path(image_value).stem).strip()
 
 
 def dataset_status(spec: DatasetSpec, data_root: Path | None = None) -> DatasetStatus:

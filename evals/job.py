@@ -50,7 +50,7 @@ _STORES_LOCK = threading.Lock()
 
 
 def _trace_store(run_dir: str) -> TraceStore:
-    """This process's TraceStore of a run folder (one per process; it keeps one connection per thread)."""
+    """Return this process's TraceStore of a run folder (one per process, with one connection per thread)."""
     key = f"{os.getpid()}:{run_dir}"
     with _STORES_LOCK:
         if key not in _STORES:
@@ -78,7 +78,7 @@ def hard_limit(seconds: float) -> Iterator[None]:
 
 
 def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: float) -> dict[str, Any]:
-    """The row of a photo that produced no answer (a miss), with what went wrong."""
+    """Return the row of a photo that produced no answer (a miss), with what went wrong."""
     return {
         "id": sample.id,
         "image": str(sample.image),
@@ -98,10 +98,12 @@ def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: fl
 
 
 def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str, Any]:
-    """The row of a located photo: its guess, the error against the truth, cost and tool errors."""
+    """Return the row of a located photo: its guess, the error against the truth, cost and tool errors."""
     guess = result.guess
-    answered = guess.lat is not None and guess.lon is not None
-    unexpected = [e for e in result.evidence if e.error is not None and e.error.type == "unknown"]
+    lat, lon = guess.lat, guess.lon
+    unexpected = [
+        (e.tool, e.error) for e in result.evidence if e.error is not None and e.error.type == "unknown"
+    ]
     return {
         "id": sample.id,
         "image": str(sample.image),
@@ -115,7 +117,9 @@ def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str
             "confidence": guess.confidence,
             "radius_km": guess.radius_km,
         },
-        "error_km": round(distance_km(sample.lat, sample.lon, guess.lat, guess.lon), 3) if answered else None,
+        "error_km": (
+            None if lat is None or lon is None else round(distance_km(sample.lat, sample.lon, lat, lon), 3)
+        ),
         "country_correct": None if sample.country is None else guess.country_code == sample.country,
         "seconds": round(seconds, 3),
         "planner": result.planner,
@@ -125,7 +129,7 @@ def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str
         "tokens": result.tokens,
         "error": {
             "type": "tool_error",
-            "message": "; ".join(f"{e.tool}: {e.error.message}" for e in unexpected)[:500],
+            "message": "; ".join(f"{tool}: {error.message}" for tool, error in unexpected)[:500],
         } if unexpected else None,
         "trace_id": result.trace_id,
         "localizability": round(localizability(result.evidence, result.fusion.belief), 3),

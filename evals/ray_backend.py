@@ -34,7 +34,7 @@ class RayBackend:
         return self._task.remote(self._job, sample)
 
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
-        """The refs whose task is done."""
+        """Return the refs whose task is done."""
         done, _ = self._ray.wait(handles, num_returns=1, timeout=timeout)
         if done:  # collect every other finished task too
             more, _ = self._ray.wait(handles, num_returns=len(handles), timeout=0)
@@ -42,8 +42,9 @@ class RayBackend:
         return done
 
     def result(self, handle: Any) -> dict[str, Any]:
-        """The row of a finished task (a failed task raises; the runner records it)."""
-        return self._ray.get(handle)
+        """Return the row of a finished task (a failed task raises; the runner records it)."""
+        row: dict[str, Any] = self._ray.get(handle)
+        return row
 
     def close(self, *, now: bool) -> None:
         """Disconnect (and stop the local Ray this backend started)."""
@@ -52,5 +53,5 @@ class RayBackend:
 
 
 def _evaluate(job: EvalJob, sample: Sample) -> dict[str, Any]:
-    """The Ray task: evaluate one photo (the job is passed by reference once, not per task)."""
+    """Evaluate one photo as the Ray task (the job is passed by reference once, not per task)."""
     return evaluate_one(job, sample)

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from geosleuth.core.photo import PhotoError, load_photo
 from geosleuth.evals.metrics import (
@@ -213,7 +213,9 @@ def _breakdown(title: str, table: dict[str, dict[str, float | int]], limit: int 
     return Section(title, headers, rows, note)
 
 
-def _coverage(scored: list[Scored], by: str = "confidence") -> Section:
+def _coverage(
+    scored: list[Scored], by: Literal["confidence", "localizability"] = "confidence"
+) -> Section:
     rows = [[f"{p.coverage:.0%}", str(p.n), f"{p.min_confidence:.2f}", _pct(p.country_accuracy),
              _pct(p.within_200km)] for p in coverage_accuracy(scored, by=by)]
     if by == "confidence":

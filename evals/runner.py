@@ -32,7 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
@@ -44,6 +44,9 @@ from geosleuth.evals.ray_backend import RayBackend
 from geosleuth.run.llm import llm_available
 from geosleuth.run.locate import resolve_planner
 from geosleuth.run.traces import scrub_config
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 BACKENDS = ("thread", "process", "ray")
 RESULTS = "results.jsonl"
@@ -142,7 +145,7 @@ class ResultsWriter:
 
 
 def _git() -> dict[str, Any] | None:
-    """The checkout's commit and whether it has uncommitted changes, None outside a git checkout."""
+    """Return the checkout's commit and whether it has uncommitted changes, None outside a git checkout."""
     repo = source_root()
     try:
         commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
@@ -170,7 +173,7 @@ def _now() -> str:
 def make_header(
     options: EvalOptions, settings: Settings, planner: str, dataset_version: int
 ) -> dict[str, Any]:
-    """The run.json header of a run (settings scrubbed of secrets)."""
+    """Return the run.json header of a run: settings (scrubbed of secrets) and where each value came from."""
     return {
         "name": options.out.name,
         "dataset": options.dataset,
@@ -178,6 +181,7 @@ def make_header(
         "planner": planner,
         "tools": list(settings.tools),
         "settings": scrub_config(settings.model_dump(mode="json")),
+        "settings_sources": settings.sources(),
         "allow_metadata": options.allow_metadata,
         "limit": options.limit,
         "workers": options.workers,
@@ -242,7 +246,7 @@ class Backend(Protocol):
         """Return the handles that are done (waiting at most `timeout` seconds for one)."""
 
     def result(self, handle: Any) -> dict[str, Any]:
-        """The row of a finished handle."""
+        """Return the row of a finished handle."""
 
     def close(self, *, now: bool) -> None:
         """Release the workers; `now` abandons work in progress."""
@@ -269,16 +273,16 @@ class PoolBackend:
             tool_cache.activate(job.tool_cache)
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="geosleuth-eval")
 
-    def submit(self, sample: Sample) -> Future:
+    def submit(self, sample: Sample) -> Future[dict[str, Any]]:
         """Start one photo."""
         return self.pool.submit(evaluate_one, self.job, sample)
 
-    def wait(self, handles: list[Future], timeout: float) -> list[Future]:
-        """The finished futures."""
+    def wait(self, handles: list[Future[dict[str, Any]]], timeout: float) -> list[Future[dict[str, Any]]]:
+        """Return the finished futures."""
         return list(wait(handles, timeout=timeout, return_when=FIRST_COMPLETED).done)
 
-    def result(self, handle: Future) -> dict[str, Any]:
-        """The row (a worker that died gives an exception, turned into an error row by the caller)."""
+    def result(self, handle: Future[dict[str, Any]]) -> dict[str, Any]:
+        """Return the row (a worker that died gives an exception, turned into an error row by the caller)."""
         return handle.result()
 
     def close(self, *, now: bool) -> None:
@@ -293,7 +297,7 @@ class PoolBackend:
 
 
 def make_backend(options: EvalOptions, job: EvalJob) -> Backend:
-    """The backend named by `options.backend`."""
+    """Return the backend named by `options.backend`."""
     if options.backend == "ray":
 
         return RayBackend(job, workers=options.workers, address=options.ray_address)
@@ -354,7 +358,7 @@ def execute(
 
 
 def eval_settings(settings: Settings, options: EvalOptions) -> Settings:
-    """The settings a run's agent gets: metadata withheld unless allowed; its budget inside the limit."""
+    """Return a run's agent settings: metadata withheld unless allowed; its budget inside the limit."""
     return settings.model_copy(update={
         "use_metadata": options.allow_metadata,
         "max_seconds": min(settings.max_seconds, options.time_limit_s * AGENT_BUDGET_SHARE),
@@ -362,7 +366,7 @@ def eval_settings(settings: Settings, options: EvalOptions) -> Settings:
 
 
 def resolve_eval_planner(requested: str, settings: Settings) -> str:
-    """The planner a run uses ("auto" resolved); an LLM run with no LLM is refused up front.
+    """Return the planner a run uses ("auto" resolved); an LLM run with no LLM is refused up front.
 
     Raises:
         RunError: "llm" was asked for and no LLM is available.
@@ -388,7 +392,7 @@ def running_stats(rows: list[dict[str, Any]]) -> str:
     return f"country {country:.0%} · ≤25 km {near:.0%} · ≤2500 km {far:.0%} · errors {errors}"
 
 
-def run_eval(options: EvalOptions, settings: Settings, console: Any = None) -> EvalSummary:
+def run_eval(options: EvalOptions, settings: Settings, console: Console | None = None) -> EvalSummary:
     """Run (or resume) an eval and return its summary; rows are in `options.out/results.jsonl`.
 
     Raises:

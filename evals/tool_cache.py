@@ -36,7 +36,7 @@ def activate(folder: Path | str | None) -> None:
 
 
 def active_folder() -> Path | None:
-    """The folder in use, None when the cache is off."""
+    """Return the folder in use, None when the cache is off."""
     return _FOLDER
 
 
@@ -46,7 +46,7 @@ def stats() -> dict[str, int]:
 
 
 def cache_key(tool: str, key_parts: Sequence[Any]) -> str:
-    """The hex key of one tool call: the tool's name and the JSON of `key_parts`."""
+    """Return the hex key of one tool call: the tool's name and the JSON of `key_parts`."""
     payload = json.dumps([tool, list(key_parts)], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 

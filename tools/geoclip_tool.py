@@ -51,7 +51,7 @@ NEEDS = "unavailable: needs CLIP ViT-L/14 weights"
 
 
 def package_dir() -> Path:
-    """The installed `geoclip` package's `model` folder (found without importing the package)."""
+    """Return the installed `geoclip` package's `model` folder (found without importing the package)."""
     spec = importlib.util.find_spec("geoclip")
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("the geoclip package is not installed")
@@ -70,7 +70,7 @@ def gallery_coordinates() -> np.ndarray:
 
 @cache
 def _modules() -> tuple[Any, Any, float]:
-    """The pretrained location encoder, image head and logit scale (exp'd), on the CPU, in eval mode."""
+    """Load the pretrained location encoder, image head and logit scale (exp'd), on the CPU, in eval mode."""
     import torch
 
 

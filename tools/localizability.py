@@ -5,7 +5,7 @@ only on the locatable ones. Here the score is computed at run time from the evid
 so the agent can stop early on a hopeless photo (a close-up of a cat) and evals can measure accuracy
 under abstention. It needs no CLIP weights; it uses CLIP's scene prompts when they ran.
 
-Cues, each a signal in [0, 1]:
+Cues, each a signal in [0, 1]; which tool feeds which cue is its spec's `cue`:
 
 * `metadata` - a GPS fix read from the file (exif evidence with a candidate point): 1.
 * `text` - text clues: the strength of the text_clues evidence times how concentrated its country
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 
 from geosleuth.core.geo import distance_km
 from geosleuth.core.state import Belief, Evidence
+from geosleuth.tools import registry
 
 WEIGHTS = {"metadata": 1.0, "text": 0.8, "places": 0.7, "belief": 0.6, "spread": 0.4, "scene": 0.6}
 """How far each cue alone can take the score towards 1."""
@@ -61,18 +62,20 @@ def _spread(belief: Belief) -> float:
 def localizability_cues(evidence: Sequence[Evidence], belief: Belief) -> dict[str, float]:
     """Each cue's signal in [0, 1] (see the module docstring)."""
     ok = [e for e in evidence if e.ok]
+    specs = registry()
     cues = dict.fromkeys(WEIGHTS, 0.0)
     for e in ok:
-        if e.tool == "exif" and e.candidates:
+        cue = specs[e.tool].cue if e.tool in specs else None
+        if cue == "metadata" and e.candidates:
             cues["metadata"] = 1.0
-        elif e.tool == "text_clues" and e.country_likelihoods:
+        elif cue == "text" and e.country_likelihoods:
             cues["text"] = max(cues["text"], e.strength * _concentration(e.country_likelihoods))
-        elif e.tool in ("ocr", "zoom"):
+        elif cue == "reads":
             chars = len(str(e.observations.get("text", "")).strip())
             cues["text"] = max(cues["text"], 0.5 * min(1.0, chars / TEXT_CHARS))
-        elif e.tool in ("gazetteer", "osm") and e.candidates:
+        elif cue == "places" and e.candidates:
             cues["places"] = max(cues["places"], e.strength)
-        elif e.tool == "clip_zero_shot" and "localizable" in e.observations:
+        elif cue == "scene" and "localizable" in e.observations:
             cues["scene"] = max(cues["scene"], float(e.observations["localizable"]))
     countries = len(belief.log_probs)
     if countries > 1 and any(e.country_likelihoods for e in ok):  # a prior alone says nothing of the photo

@@ -35,7 +35,7 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from PIL import Image, ImageOps, ImageStat
 
@@ -44,6 +44,8 @@ from geosleuth.tools.spec import ToolCall, ToolSpec
 from geosleuth.tools.torch_compat import ensure_torchvision_ops, resolve_device
 
 TOOL = "ocr"
+
+T = TypeVar("T")
 ENGINES = ("rapidocr", "easyocr", "tesseract")
 """Supported engines; the first two find text lines themselves, tesseract re-reads or backs them up."""
 
@@ -81,12 +83,13 @@ _models: dict[Any, Any] = {}
 _models_lock = threading.Lock()
 
 
-def _model(key: Any, build: Callable[[], Any]) -> Any:
+def _model(key: Any, build: Callable[[], T]) -> T:
     """Return the process-wide model under `key`, building it on first use (thread-safe)."""
     with _models_lock:
         if key not in _models:
             _models[key] = build()
-        return _models[key]
+        model: T = _models[key]  # what `build` made for this key
+        return model
 
 
 def _rapidocr_engines() -> tuple[Any, Any]:
@@ -199,7 +202,7 @@ def _meaningful(line: dict[str, Any]) -> bool:
     x0, y0, x1, y1 = line["box"]
     if x1 - x0 <= 4 or y1 - y0 <= 4:
         return False
-    return sum(ch.isalnum() for ch in line["text"]) >= _MIN_CHARS or x1 - x0 >= 1.5 * (y1 - y0)
+    return bool(sum(ch.isalnum() for ch in line["text"]) >= _MIN_CHARS or x1 - x0 >= 1.5 * (y1 - y0))
 
 
 def tesseract_packs() -> list[str]:
@@ -260,7 +263,8 @@ def _strip(
     for box in boxes:
         pad = _PAD_PX
         crop_box = _clip([box[0] - pad, box[1] - pad, box[2] + pad, box[3] + pad], image.size)
-        tile = _normalised(image.crop(crop_box))
+        x0, y0, x1, y1 = crop_box
+        tile = _normalised(image.crop((x0, y0, x1, y1)))
         tiles.append(tile)
         placements.append((y, y + tile.height, crop_box, (crop_box[3] - crop_box[1]) / tile.height))
         y += tile.height + _GAP

@@ -24,15 +24,18 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from http.client import HTTPException
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from xml.sax import SAXException
 
 from geosleuth.core.state import Candidate, ErrorType, Evidence, timed
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    import overpy
 
 TOOL = "osm"
 
@@ -45,8 +48,9 @@ BACKOFF_S = 0.5
 
 _NAME_KEYS = "^(name|name:[A-Za-z_-]+|alt_name|official_name|old_name|short_name)$"
 _REGEX_SPECIAL = re.compile(r"([.\[\]{}()\\*+?^$|])")
-_RETRYABLE_STATUS = {429: "rate_limited", 500: "unavailable", 502: "unavailable", 503: "unavailable",
-                     504: "timeout"}
+_RETRYABLE_STATUS: dict[int, ErrorType] = {
+    429: "rate_limited", 500: "unavailable", 502: "unavailable", 503: "unavailable", 504: "timeout"
+}
 _KIND_TAGS = ("place", "amenity", "shop", "tourism", "railway", "highway", "building", "leisure", "natural")
 
 T = TypeVar("T")
@@ -74,7 +78,8 @@ def _cache_read(path: Path | None) -> dict[str, Any] | None:
     if path is None or not path.is_file():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))  # as _cache_write wrote it
+        return payload
     except (OSError, ValueError):
         return None
 
@@ -185,7 +190,7 @@ def _fetch_overpass(endpoint: str, query: str, timeout: float, user_agent: str) 
         raise _network_failure(error) from error
 
 
-def _parse_overpass(endpoint: str, content_type: str, body: str):
+def _parse_overpass(endpoint: str, content_type: str, body: str) -> overpy.Result:
     """Parse an Overpass body with overpy; raise `_Failed` on remarks or malformed data."""
     import overpy
     from overpy import exception as overpy_errors
@@ -238,7 +243,7 @@ def query_overpass(
         found, and country likelihoods where elements carry `addr:country`.
     """
     names = [" ".join(n.split()) for n in names if n and n.strip()]
-    inputs = {"names": names, "around": around, "bbox": bbox, "endpoint": endpoint}
+    inputs: dict[str, Any] = {"names": names, "around": around, "bbox": bbox, "endpoint": endpoint}
     with timed() as took:
         try:
             if not names:
@@ -327,7 +332,9 @@ def _geopy_failure(error: BaseException) -> _Failed:
     return _Failed("unavailable", f"Nominatim: {error}")
 
 
-def _fetch_nominatim(endpoint: str, query: str, limit: int, timeout: float, user_agent: str) -> list[dict]:
+def _fetch_nominatim(
+    endpoint: str, query: str, limit: int, timeout: float, user_agent: str
+) -> list[dict[str, Any]]:
     """Run one Nominatim search through geopy; return the raw result dicts or raise `_Failed`."""
     from geopy import exc
     from geopy.adapters import URLLibAdapter
@@ -372,7 +379,7 @@ def geocode(
         country likelihoods from the results' country codes, weighted by Nominatim importance.
     """
     query = " ".join(query.split())
-    inputs = {"query": query, "endpoint": endpoint}
+    inputs: dict[str, Any] = {"query": query, "endpoint": endpoint}
     with timed() as took:
         try:
             if not query:
@@ -408,7 +415,7 @@ def _nominatim_evidence(rows: list[dict[str, Any]], inputs: dict[str, Any], seco
     if not rows:
         return Evidence.failure("osm", "no_result", f"Nominatim found nothing for {inputs['query']!r}",
                                 inputs=inputs, seconds=seconds)
-    likes: Counter[str] = Counter()
+    likes: defaultdict[str, float] = defaultdict(float)
     candidates = []
     for rank, row in enumerate(rows):
         weight = float(row.get("importance") or 0.0) or 1.0 / (rank + 1)

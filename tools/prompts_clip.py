@@ -60,7 +60,7 @@ SCRIPTS = {
 NO_TEXT = "none"
 """The script group's class for photos without legible writing."""
 
-SCENE_GROUPS = {
+SCENE_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "setting": {
         "urban": ("a photo of a busy city street.", "a photo of downtown buildings."),
         "suburban": ("a photo of a suburban residential street.", "a photo of houses with front yards."),
@@ -102,7 +102,7 @@ DRIVING_SIDE = {
     "left": ("cars driving on the left side of the road.", "traffic keeps to the left."),
     "right": ("cars driving on the right side of the road.", "traffic keeps to the right."),
 }
-LOCALIZABLE = {
+LOCALIZABLE: dict[str, tuple[str, ...]] = {
     "landmark": ("a photo of a famous landmark.", "a photo of a well-known monument."),
     "signs": ("a street with shop signs and street names.", "a photo of a road sign with place names."),
     "street": ("a street view photo of a road and buildings.", "a photo of a town street."),
@@ -185,12 +185,12 @@ def driving_group() -> Group:
 
 
 def scene_groups() -> list[Group]:
-    """The descriptive groups (no country mapping) plus the localizability group."""
+    """Return the descriptive groups (no country mapping) plus the localizability group."""
     return [Group(name, prompts) for name, prompts in SCENE_GROUPS.items()] + [
         Group("localizable", LOCALIZABLE)
     ]
 
 
 def country_groups() -> list[Group]:
-    """The groups whose classes map to countries, the country group first."""
+    """Return the groups whose classes map to countries, the country group first."""
     return [country_group(), continent_group(), script_group(), driving_group()]

@@ -233,17 +233,17 @@ class RetrievalIndex:
         query = np.ascontiguousarray(vector.reshape(1, -1), dtype=np.float32)
         scores, ids = self.index.search(query, min(k, self.index.ntotal))
         return [
-            Neighbour(*self.points[i], similarity=float(s))
+            Neighbour(*self.points[int(i)], similarity=float(s))
             for s, i in zip(scores[0], ids[0], strict=True)
             if i >= 0
         ]
 
     def search(self, vector: np.ndarray, k: int = TOP_K) -> list[Neighbour]:
-        """The k most similar indexed photos, most similar first."""
+        """Return the k most similar indexed photos, most similar first."""
         return self._neighbours(vector, k)
 
     def farthest(self, vector: np.ndarray, k: int = NEGATIVES) -> list[Neighbour]:
-        """The k least similar indexed photos (negatives), least similar first."""
+        """Return the k least similar indexed photos (negatives), least similar first."""
         return [
             Neighbour(n.file, n.lat, n.lon, n.country_code, -n.similarity)
             for n in self._neighbours(-vector, k)

@@ -14,7 +14,7 @@ import hashlib
 import inspect
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -60,14 +60,14 @@ class ToolCall:
     """The tools that have already run on this photo, in order."""
 
     def image(self) -> Image.Image:
-        """The photo's pixels (ValueError when the call has no photo)."""
+        """Return the photo's pixels (ValueError when the call has no photo)."""
         if self.photo is None:
             raise ValueError("this tool needs a photo")
         return self.photo.image
 
 
 def _rounded(value: Any) -> Any:
-    """A cache-key part made stable: floats rounded, mappings without negligible entries."""
+    """Return a cache-key part made stable: floats rounded, mappings without negligible entries."""
     if isinstance(value, Candidate):
         return [round(value.lat, 5), round(value.lon, 5)]
     if isinstance(value, Mapping):
@@ -147,7 +147,7 @@ class ToolSpec:
         return "+".join(_module_hash(module) for module in modules)
 
     def cache_key(self, call: ToolCall) -> list[Any]:
-        """The JSON-able inputs that decide this call's result: photo hash, args and `key` parts."""
+        """Return the JSON-able inputs that decide this call's result: photo hash, args and `key` parts."""
         parts: list[Any] = [call.photo.sha256 if call.photo else None, dict(call.args)]
         for name in self.key:
             source: Any = call.settings if name.startswith("settings.") else call
@@ -155,11 +155,11 @@ class ToolSpec:
         return parts
 
     def ablation_tools(self) -> tuple[str, ...]:
-        """The tools of this tool's ablation row (empty: it has none)."""
+        """Return the tools of this tool's ablation row (empty: it has none)."""
         return (self.name,) if self.ablation is None else self.ablation
 
     def langchain_tool(self, settings: Settings | None = None) -> BaseTool:
-        """The tool as a LangChain tool for other agents: photo `path`, `text`, `lat`/`lon` as it needs.
+        """Wrap the tool as a LangChain tool for other agents: photo `path`, `text`, `lat`/`lon` as it needs.
 
         `settings` default to the resolved file and environment settings. A photo that cannot be read
         gives a `bad_input` Evidence, not an exception, so an agent can read the error and go on.
@@ -189,24 +189,24 @@ class ToolSpec:
         if settings is None:
 
             settings = resolve_settings(file=read_config_file())[0]
-        photo = None
-        if "path" in kwargs:
-            try:
-                photo = load_photo(kwargs["path"], max_pixels=settings.max_pixels)
-            except PhotoError as exc:
-                return Evidence.failure(self.name, "bad_input", str(exc))
-            photo = photo if settings.use_metadata else photo.without_metadata()
         point = None
         if "lat" in kwargs:
             point = Candidate(lat=kwargs["lat"], lon=kwargs["lon"], radius_km=settings.osm_radius_km)
         text = str(kwargs.get("text", ""))
         call = ToolCall(
             settings=settings,
-            photo=photo,
             lines=tuple(line for line in text.splitlines() if line.strip()),
             point=point,
             args={k: v for k, v in kwargs.items() if k in self.planner_args and v is not None},
             called=tuple(self.after),
         )
         why = self.blocker(call)
-        return Evidence.failure(self.name, "bad_input", why) if why else self.run(call)
+        if why:
+            return Evidence.failure(self.name, "bad_input", why)
+        if "path" in kwargs:
+            try:
+                photo = load_photo(kwargs["path"], max_pixels=settings.max_pixels)
+            except PhotoError as exc:
+                return Evidence.failure(self.name, "bad_input", str(exc))
+            call = replace(call, photo=photo if settings.use_metadata else photo.without_metadata())
+        return self.run(call)

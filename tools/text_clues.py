@@ -277,18 +277,19 @@ def _phone_clues(text: str) -> tuple[list[Clue], list[tuple[int, int]]]:
         if pn.is_valid_number(number) and region in all_countries():
             clues.append(Clue("phone", match.raw_string, {region: 1.0}, 0.9, {"valid": True}))
         else:
-            likes = dict.fromkeys(countries_for_calling_code(number.country_code), 1.0)
+            code = number.country_code  # None only for a number without one: no countries then
+            likes = dict.fromkeys(countries_for_calling_code(code), 1.0) if code else {}
             if likes:
                 clues.append(Clue("phone", match.raw_string, likes, 0.5, {"valid": False}))
-    for match in _NATIONAL_PHONE.finditer(text):
-        start, end = match.span()
-        digits = re.findall(r"\d+", match.group(0))
+    for found in _NATIONAL_PHONE.finditer(text):
+        start, end = found.span()
+        digits = re.findall(r"\d+", found.group(0))
         if any(a < end and start < b for a, b in spans) or not 8 <= len("".join(digits)) <= 13:
             continue
-        likes = _national_regions(match.group(0), digits)
+        likes = _national_regions(found.group(0), digits)
         if likes:
             spans.append((start, end))
-            clues.append(Clue("phone", match.group(0), likes, 0.3, {"valid": True, "national": True}))
+            clues.append(Clue("phone", found.group(0), likes, 0.3, {"valid": True, "national": True}))
     return clues, spans
 
 

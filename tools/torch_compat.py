@@ -17,6 +17,7 @@ torchvision's own clear error if called; geosleuth's OCR and CLIP paths do not c
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
 _done = False
@@ -29,9 +30,10 @@ def _extension_loads() -> bool:
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations:
         return True  # no torchvision installed: nothing to fix
+    load_library: Callable[[str], None] = torch.ops.load_library  # unannotated in torch
     for lib in Path(next(iter(spec.submodule_search_locations))).glob("_C*.so"):
         try:
-            torch.ops.load_library(str(lib))
+            load_library(str(lib))
             return True
         except (OSError, ImportError):
             return False
@@ -46,9 +48,12 @@ def ensure_torchvision_ops() -> None:
     import torch
 
     if torch.version.cuda is None and not _extension_loads():
-        lib = torch.library.Library("torchvision", "DEF")
+        # torch leaves Library's __init__ and define unannotated: name the signatures used here.
+        new_library: Callable[[str, str], torch.library.Library] = torch.library.Library
+        lib = new_library("torchvision", "DEF")
+        define: Callable[[str], object] = lib.define
         for name in ("nms", "qnms"):
-            lib.define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+            define(f"{name}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         globals()["_library"] = lib  # the Library object must outlive this call
     _done = True
 

@@ -13,9 +13,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import shared_dir, source_root
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXAMPLES = source_root() / "examples"
 SHARED_DATA = shared_dir() / "data"
@@ -109,7 +113,7 @@ def run_bench(
         bench_accuracy(dataset, accuracy_limit, settings, console)
 
 
-def bench_accuracy(dataset: str, limit: int, settings: Settings, console) -> None:  # noqa: ANN001
+def bench_accuracy(dataset: str, limit: int, settings: Settings, console: Console) -> None:
     """Score the policy on the first `limit` photos of a ../shared/data set, all metadata withheld.
 
     The set's folder holds `labels.csv` with columns file, lat, lon, country_code.

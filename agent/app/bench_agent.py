@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import csv
 import statistics
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import shared_dir, source_root
+
+if TYPE_CHECKING:
+    from geosleuth.run.locate import ChatPair
 
 EXAMPLES = source_root() / "examples"
 SHARED_DATA = shared_dir() / "data"
@@ -25,12 +29,12 @@ TARGET_S = 30.0
 
 
 def photo_sets(limit: int = SHARED_PHOTOS) -> dict[str, list[dict[str, Any]]]:
-    """The benchmark photos by set: examples/ and the first `limit` of each ../shared/data set present.
+    """Return the benchmark photos by set: examples/ and the first `limit` of each ../shared/data set present.
 
     Each photo is {"path", "lat", "lon", "country"}.
     """
     sets: dict[str, list[dict[str, Any]]] = {}
-    sources = [("examples", EXAMPLES / "labels.csv", None)]
+    sources: list[tuple[str, Path, int | None]] = [("examples", EXAMPLES / "labels.csv", None)]
     if SHARED_DATA.is_dir():
         sources += [(p.parent.name, p, limit) for p in sorted(SHARED_DATA.glob("*/labels.csv"))]
     for name, labels, count in sources:
@@ -49,7 +53,7 @@ def photo_sets(limit: int = SHARED_PHOTOS) -> dict[str, list[dict[str, Any]]]:
 
 
 def measure(
-    planner: str, photos: list[dict[str, Any]], settings: Settings, chat: tuple[Any, Any] | None = None
+    planner: str, photos: list[dict[str, Any]], settings: Settings, chat: ChatPair | None = None
 ) -> dict[str, Any]:
     """Run one planner on the photos (metadata withheld) and return its per-photo figures and accuracy.
 
@@ -62,7 +66,7 @@ def measure(
     blind = settings.model_copy(update={"use_metadata": False})
     seconds, llm_calls, tool_calls, tokens, scored, errors = [], [], [], [], [], 0
     for photo in photos:
-        answer: tuple[Any, Any, Any, float] = (None, None, None, 0.0)
+        answer: tuple[float | None, float | None, str | None, float] = (None, None, None, 0.0)
         try:
             result = locate_photo(load_photo(photo["path"]), blind, planner=planner, chat=chat)
         except PhotoError:  # an unreadable photo counts as unanswered, never as (0, 0)

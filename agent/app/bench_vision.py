@@ -15,16 +15,21 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.config import Settings
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from geosleuth.tools.clip_models import ClipModel
 
 IMAGES = 64
 QUERY_ENTRIES = 100_000
 QUERIES = 50
 
 
-def _photos(count: int) -> list[Any]:
+def _photos(count: int) -> list[Image]:
     """Random 640x480 RGB photos (preprocessing cost as for real photos)."""
     import numpy as np
     from PIL import Image
@@ -33,7 +38,7 @@ def _photos(count: int) -> list[Any]:
     return [Image.fromarray(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)) for _ in range(count)]
 
 
-def images_per_second(model: Any, photos: list[Any], batch_size: int = 32) -> float:
+def images_per_second(model: ClipModel, photos: list[Image], batch_size: int = 32) -> float:
     """Images per second through `model.encode_images` after one warm-up batch."""
     model.encode_images(photos[:batch_size], batch_size=batch_size)
     if model.device == "cuda":

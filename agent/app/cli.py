@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -19,6 +20,9 @@ from geosleuth.app.cli_common import (
     open_traces,
     split_csv,
 )
+
+if TYPE_CHECKING:
+    from geosleuth.run.locate import LocateResult
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -54,7 +58,7 @@ def locate(
     console = Console(stderr=True)
     traces = open_traces(settings, console)
 
-    def run(on_event: Any = None) -> Any:
+    def run(on_event: Callable[[str, Any], None] | None = None) -> LocateResult:
         try:
             return locate_photo(loaded, settings, traces=traces, photo_path=str(photo), on_event=on_event)
         except PlannerError as exc:

@@ -7,8 +7,9 @@ are saved and resumed with `--session ID`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,10 +23,17 @@ from geosleuth.app.cli_common import (
     split_csv,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from geosleuth.core.state import Guess
+    from geosleuth.run.chat import ChatSession
+
 HELP = "Ask about the photo, or: /guess (the answer), /trace (the evidence), /quit."
 
 
-def _describe(guess: Any) -> str:
+def _describe(guess: Guess | None) -> str:
     """One line naming the answer, its point and confidence."""
     if guess is None:
         return "no answer yet"
@@ -36,8 +44,8 @@ def _describe(guess: Any) -> str:
     return f"{where}{point}, {guess.confidence:.0%} sure of the country"
 
 
-def _show_event(console: Any) -> Any:
-    """A callback printing each graph event as a line."""
+def _show_event(console: Console) -> Callable[[str, Any], None]:
+    """Return a callback printing each graph event as a line."""
     from rich.markup import escape
 
     def show(kind: str, payload: Any) -> None:
@@ -54,8 +62,8 @@ def _show_event(console: Any) -> Any:
     return show
 
 
-def _trace_table(session: Any) -> Any:
-    """A rich table of the session's evidence and usage."""
+def _trace_table(session: ChatSession) -> Table:
+    """Return a rich table of the session's evidence and usage."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -69,7 +77,9 @@ def _trace_table(session: Any) -> Any:
         table.add_column(column)
     for i, item in enumerate(state.get("evidence", []), 1):
         finding = (
-            escape(item.summary) if item.ok else f"[yellow]{item.error.type}[/yellow]: {escape(item.summary)}"
+            escape(item.summary)
+            if item.error is None
+            else f"[yellow]{item.error.type}[/yellow]: {escape(item.summary)}"
         )
         table.add_row(str(i), item.tool, f"{item.seconds:.1f}", finding)
     if session.trace_ids:

@@ -29,12 +29,18 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_settings(config: Path | None, **flags: Any) -> Any:
-    """Resolve Settings from flags, environment and config file, failing with one line on bad values."""
+def load_settings(config: Path | None, **flags: Any) -> Settings:
+    """Resolve Settings from flags, environment and config file, failing with one line on bad values.
+
+    The tool names are checked too (an unknown one gets a did-you-mean hint).
+    """
     from geosleuth.core.config import read_config_file, resolve_settings
+    from geosleuth.tools import check_tool_name
 
     try:
         settings, _sources = resolve_settings(flags, file=read_config_file(config))
+        for name in settings.tools:
+            check_tool_name(name)
     except ValueError as exc:
         fail(str(exc))
     return settings
@@ -67,7 +73,7 @@ def open_traces(settings: Settings, console: Console) -> TraceStore | None:
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A rich Console; when its stream is not a terminal (logs, CI) it is 160 columns, not 80."""
+    """Return a rich Console; when its stream is not a terminal (logs, CI) it is 160 columns, not 80."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from geosleuth.app.cli_common import ConfigOption, fail, load_settings, make_console, split_csv
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from typer._click.core import Context  # typer's vendored click: the Context TyperGroup is typed with
+
+    from geosleuth.evals.runner import EvalSummary
+
 
 class DefaultRunGroup(TyperGroup):
     """A command group whose unknown first word is the dataset of its `run` command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         """Insert `run` before the arguments when the first one is not a sub-command or a help flag."""
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["run", *args]
@@ -41,7 +46,7 @@ DataRootOption = Annotated[
 ]
 
 
-def _print_metrics(summary: Any, console: Any) -> None:
+def _print_metrics(summary: EvalSummary, console: Console) -> None:
     """Print the headline metrics of a finished run."""
     from rich.table import Table
 

@@ -18,6 +18,7 @@ import typer
 from geosleuth.app.cli_common import ConfigOption, make_console
 
 if TYPE_CHECKING:
+    from geosleuth.evals.trace_analysis import Run, Step
     from geosleuth.run.traces import TraceStore
 
 DbOption = Annotated[
@@ -45,8 +46,8 @@ def _store(db: Path | None, config: Path | None) -> TraceStore:
 
 def _run_traces(
     run: str, db: Path | None, config: Path | None
-) -> tuple[TraceStore, list[tuple[dict, list[dict]]]]:
-    """The store and the (run, steps) pairs of an eval run folder or an eval run name."""
+) -> tuple[TraceStore, list[tuple[Run, list[Step]]]]:
+    """Return the store and the (run, steps) pairs of an eval run folder or an eval run name."""
     from geosleuth.app.cli_common import fail
 
     folder = Path(run)
@@ -73,7 +74,7 @@ def _run_traces(
     return store, [(r, store.steps(r["id"])) for r in runs]
 
 
-def _one(store: TraceStore, trace_id: str) -> tuple[dict, list[dict]]:
+def _one(store: TraceStore, trace_id: str) -> tuple[Run, list[Step]]:
     from geosleuth.app.cli_common import fail
     from geosleuth.run.traces import TraceStoreError
 
@@ -148,8 +149,8 @@ def list_command(
     make_console().print(table)
 
 
-def _key_results(step: dict) -> list[str]:
-    """The lines worth showing under a step: likelihoods, candidates, lines read, reasoning."""
+def _key_results(step: Step) -> list[str]:
+    """Return the lines worth showing under a step: likelihoods, candidates, lines read, reasoning."""
     output = step.get("output")
     lines = []
     if not isinstance(output, dict):
@@ -361,6 +362,8 @@ def serve_command(
     except (TraceViewError, OSError) as exc:
         fail(str(exc))
     bound_host, bound_port = server.server_address[:2]
+    if isinstance(bound_host, bytes | bytearray):  # typeshed allows bytes; a TCP server's host is a str
+        bound_host = bound_host.decode()
     sys.stderr.write(f"trace viewer on http://{bound_host}:{bound_port}/ (Ctrl-C stops it)\n")
     try:
         server.serve_forever()

@@ -54,7 +54,11 @@ def locate_panel(result: LocateResult, photo: Path) -> Any:
     evidence.add_column("s", justify="right")
     evidence.add_column("finding")
     for ev, delta in result.fusion.influence(guess.country_code) if guess.country_code else []:
-        status = escape(ev.summary) if ev.ok else f"[yellow]{ev.error.type}[/yellow]: {escape(ev.summary)}"  # type: ignore[union-attr]
+        status = (
+            escape(ev.summary)
+            if ev.error is None
+            else f"[yellow]{ev.error.type}[/yellow]: {escape(ev.summary)}"
+        )
         evidence.add_row(ev.tool, f"{delta:+.1%}", f"{ev.seconds:.1f}", status)
 
     parts: list[Any] = [head, "", countries, "", evidence]

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
+    from geosleuth.evals.trace_analysis import Run
     from geosleuth.run.traces import TraceStore
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -47,7 +48,7 @@ def world_paths() -> list[dict[str, str]]:
 
     paths = []
     for shape in country_shapes():
-        geometry = shape.geometry.simplify(MAP_TOLERANCE_DEG, preserve_topology=False)  # type: ignore[attr-defined]
+        geometry = shape.geometry.simplify(MAP_TOLERANCE_DEG, preserve_topology=False)
         rings = []
         for part in getattr(geometry, "geoms", [geometry]):
             if part.is_empty:
@@ -99,13 +100,13 @@ def run_payload(store: TraceStore, run_id: str) -> dict[str, Any] | None:
     }
 
 
-def _photo_path(run: dict) -> Path | None:
+def _photo_path(run: Run) -> Path | None:
     path = Path(run["photo"])
     return path if path.is_file() else None
 
 
 def _photo_jpeg(path: Path) -> bytes:
-    """The photo as a JPEG no longer than PHOTO_MAX_SIDE pixels."""
+    """Return the photo as a JPEG no longer than PHOTO_MAX_SIDE pixels."""
     from geosleuth.core.photo import load_photo
 
     image = load_photo(path).image.convert("RGB")
@@ -116,7 +117,7 @@ def _photo_jpeg(path: Path) -> bytes:
 
 
 def page_html() -> str:
-    """The viewer's single HTML page."""
+    """Return the viewer's single HTML page."""
     return (resources.files("geosleuth.app") / "static" / "trace.html").read_text(encoding="utf-8")
 
 
@@ -176,14 +177,14 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
 
-    def _runs(self, query: dict[str, list[str]]) -> list[dict]:
+    def _runs(self, query: dict[str, list[str]]) -> list[Run]:
         filters: dict[str, Any] = {k: v[-1] for k, v in query.items()}
         if "wrong_country" in filters:
             filters["wrong_country"] = filters["wrong_country"].lower() in ("1", "true", "yes")
         filters.setdefault("limit", 200)
         return self.server.store.list_runs(**filters)
 
-    def _page(self, payload: dict | None) -> None:
+    def _page(self, payload: dict[str, Any] | None) -> None:
         data = {"run": payload, "world": world_paths() if payload else None}
         html = page_html().replace(_DATA_MARK, _embed(data))
         self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")

@@ -164,7 +164,7 @@ class Settings(BaseModel):
         return {name: self._sources.get(name, "default") for name in type(self).model_fields}
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Settings:
-        """A copy with `update` applied; the updated fields are recorded as set by "code"."""
+        """Return a copy with `update` applied; the updated fields are recorded as set by "code"."""
         copy = super().model_copy(update=update, deep=deep)
         copy._sources = {**self._sources, **dict.fromkeys(update or {}, "code")}
         return copy

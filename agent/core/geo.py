@@ -12,8 +12,13 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 from geopy.distance import geodesic
+
+if TYPE_CHECKING:
+    from shapely import STRtree
+    from shapely.geometry.base import BaseGeometry
 
 COAST_KM = 30.0
 """A point this close to a country's polygon (but outside all polygons) is given that country."""
@@ -37,7 +42,7 @@ class CountryShape:
     name: str
     area_km2: float
     gdp_musd: float  # Natural Earth GDP_MD: gross domestic product, million US$ (GDP_YEAR, mostly 2019)
-    geometry: object  # shapely (Multi)Polygon, lon/lat degrees
+    geometry: BaseGeometry  # shapely (Multi)Polygon, lon/lat degrees
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +67,7 @@ def country_shapes() -> tuple[CountryShape, ...]:
 
 
 @lru_cache(maxsize=1)
-def _index():  # noqa: ANN202 - shapely STRtree
+def _index() -> STRtree:
     from shapely import STRtree
 
     return STRtree([s.geometry for s in country_shapes()])
@@ -106,8 +111,8 @@ def country_gdp_musd() -> dict[str, float]:
     return _per_country("gdp_musd")
 
 
-def _area_km2(polygon) -> float:  # noqa: ANN001 - shapely geometry
+def _area_km2(polygon: BaseGeometry) -> float:
     """Approximate area of a lon/lat polygon: each part scaled by cos(latitude of its centroid)."""
     parts = getattr(polygon, "geoms", [polygon])
     km_per_deg = math.pi * EARTH_RADIUS_KM / 180
-    return sum(p.area * km_per_deg**2 * math.cos(math.radians(p.centroid.y)) for p in parts)
+    return float(sum(p.area * km_per_deg**2 * math.cos(math.radians(p.centroid.y)) for p in parts))

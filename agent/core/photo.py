@@ -264,7 +264,10 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
         try:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(im.info["icc_profile"]))
-            return ImageCms.profileToProfile(im, profile, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            srgb = ImageCms.createProfile("sRGB")
+            converted = ImageCms.profileToProfile(im, profile, srgb, outputMode="RGB")
+            if converted is not None:  # None only for an in-place conversion, which this is not
+                return converted
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to Pillow's plain conversion below
     return im.convert("RGB")  # ValueError for a mode Pillow cannot convert
@@ -365,10 +368,12 @@ def _user_comment(value: bytes) -> str:
 def _decode_text(raw: bytes | str) -> str:
     if isinstance(raw, bytes):
         try:
-            raw = raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raw = raw.decode("latin-1")
-    return raw.replace("\x00", "").strip()
+            text = raw.decode("latin-1")
+    else:
+        text = raw
+    return text.replace("\x00", "").strip()
 
 
 def _gps_fix(gps: dict[int, Any]) -> tuple[float, float] | None:
@@ -394,7 +399,7 @@ def _degrees(dms: Any, ref: Any, positive: str, negative: str, limit: float) -> 
         if not math.isfinite(number) or number < 0:
             return None
         parts.append(number)
-    degrees = sum(p / 60**i for i, p in enumerate(parts))
+    degrees: float = sum(p / 60**i for i, p in enumerate(parts))
     if degrees > limit or any(p >= 60 for p in parts[1:]):
         return None
     return -degrees if ref == negative else degrees
@@ -437,7 +442,7 @@ def _camera(ifd0: dict[int, Any]) -> str | None:
 
 
 def _xmp(im: Image.Image, data: bytes) -> str | None:
-    """The XMP packet Pillow found, else one found in the file bytes (<x:xmpmeta> or <x:xapmeta>)."""
+    """Return the XMP packet Pillow found, else one found in the file bytes (<x:xmpmeta> or <x:xapmeta>)."""
     packet = im.info.get("xmp")
     if not packet:
         for tag in (b"xmpmeta", b"xapmeta"):

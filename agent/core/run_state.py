@@ -58,7 +58,7 @@ class GeoState(InputState, total=False):
 
 
 def fresh_run(prior: Belief) -> InputState:
-    """The input of a new run (one locate, or a chat session's first turn) starting from `prior`."""
+    """Return the input of a new run (one locate, or a chat session's first turn) starting from `prior`."""
     return InputState(
         messages=[],
         question=None,
@@ -75,6 +75,6 @@ def fresh_run(prior: Belief) -> InputState:
 
 
 def next_turn(state: GeoState, question: str) -> InputState:
-    """The input of a chat turn after `state`: the user's question; budgets restart from here."""
+    """Return the input of a chat turn after `state`: the user's question; budgets restart from here."""
     base = {"steps": state.get("steps", 0), "tokens": state.get("tokens", 0), "started": time.time()}
     return InputState(messages=[HumanMessage(question)], question=question, base=base, pending=[], stop=None)

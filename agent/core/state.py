@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Literal
 
@@ -103,14 +103,6 @@ def timed() -> Iterator[list[float]]:
         box[0] = time.perf_counter() - start
 
 
-class CountryScore(BaseModel):
-    """One row of the ranked country list."""
-
-    country_code: str
-    country: str
-    probability: float
-
-
 class Guess(BaseModel):
     """The committed answer."""
 
@@ -146,7 +138,7 @@ class Belief(BaseModel):
         return {c: math.exp(lp) for c, lp in self.log_probs.items()}
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
-        """The k most probable countries with their probabilities, most probable first."""
+        """Return the k most probable countries with their probabilities, most probable first."""
         ranked = sorted(self.log_probs.items(), key=lambda item: (-item[1], item[0]))[:k]
         return [(code, math.exp(lp)) for code, lp in ranked]
 
@@ -183,7 +175,7 @@ class Belief(BaseModel):
         )
 
 
-def _logsumexp(values: Iterator[float] | Any) -> float:
-    values = list(values)
-    peak = max(values)
-    return peak + math.log(sum(math.exp(v - peak) for v in values))
+def _logsumexp(values: Iterable[float]) -> float:
+    items = list(values)
+    peak = max(items)
+    return peak + math.log(sum(math.exp(v - peak) for v in items))

@@ -10,6 +10,7 @@ from geosleuth.core.run_state import GeoState
 from geosleuth.core.state import Belief, Evidence
 from geosleuth.run.fusion import best_point
 from geosleuth.run.toolnode import ready_tools
+from geosleuth.tools import registry
 from geosleuth.tools.localizability import localizability
 
 
@@ -36,7 +37,8 @@ def nothing_to_go_on(state: GeoState, settings: Settings, photo: Photo) -> str |
     and any vision tools have run, a score under `settings.low_localizability` means zooming is
     unlikely to help.
     """
-    if set(ready_tools(state, settings, photo)) - {"zoom"}:
+    specs = registry()
+    if any(not specs[tool].repeatable for tool in ready_tools(state, settings, photo)):
         return None
     score = localizability(state["evidence"], state["belief"])
     if score >= settings.low_localizability:

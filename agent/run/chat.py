@@ -36,7 +36,7 @@ class ChatError(RuntimeError):
 
 
 def checkpointer(path: Path) -> Any:
-    """A LangGraph SqliteSaver on `path` that may restore the agent's state types."""
+    """Return a LangGraph SqliteSaver on `path` that may restore the agent's state types."""
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
     from langgraph.checkpoint.sqlite import SqliteSaver
 
@@ -93,7 +93,8 @@ class ChatSession:
     @property
     def state(self) -> GeoState:
         """The session's saved state (empty before the first turn)."""
-        return self.graph.get_state(self._config).values
+        state: GeoState = self.graph.get_state(self._config).values
+        return state
 
     @property
     def can_answer(self) -> bool:

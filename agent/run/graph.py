@@ -14,6 +14,7 @@ user message on the same thread, with `question` set and the budgets counted fro
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 from langchain_core.messages import AIMessage
@@ -66,7 +67,8 @@ def tools(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """
     ctx = runtime.context
     left = steps_left(state, ctx.settings)
-    belief, new, ran = state["belief"], [], 0
+    belief, ran = state["belief"], 0
+    new: list[Evidence] = []
     for call in state.get("pending", []):
         name, args = call["tool"], call.get("args", {})
         if ran >= left:
@@ -81,8 +83,8 @@ def tools(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
             ran += 1
         else:
             seen = GeoState(**{**state, "evidence": [*state["evidence"], *new], "belief": belief})
-            evidence = safely(name, lambda n=name, a=args, s=seen: execute(
-                n, a, s, photo=ctx.photo, settings=ctx.settings, run_tool=ctx.run_tool
+            evidence = safely(name, partial(
+                execute, name, args, seen, photo=ctx.photo, settings=ctx.settings, run_tool=ctx.run_tool
             ))
             ran += 1
         belief = Fusion(prior=belief).add(evidence)

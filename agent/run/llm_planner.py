@@ -15,7 +15,7 @@ import io
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel, Field, ValidationError, create_model
@@ -29,8 +29,11 @@ from geosleuth.run.answer_check import Answer, checked_guess
 from geosleuth.run.budget import steps_left
 from geosleuth.run.context import AgentContext
 from geosleuth.run.fusion import commit, fusion_of
+from geosleuth.run.llm import LLMBackend
 from geosleuth.run.toolnode import photo_lines, ready_tools, usable_tools
 from geosleuth.tools import registry, text_readers
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 TEXT_FIRST = ("text_clues", "gazetteer")
 """Tools the LLM must run on text read from the photo before it may commit (when they are in use)."""
@@ -55,7 +58,7 @@ class Decision(BaseModel):
 
 
 def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with every property required and no others allowed (constrained decoding)."""
+    """Return the model's JSON schema with every property required and no others (constrained decoding)."""
     schema = model.model_json_schema()
     schema["required"] = list(schema["properties"])
     schema["additionalProperties"] = False
@@ -63,18 +66,23 @@ def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 def decision_model(tools: list[str], *, may_commit: bool, max_tools: int) -> type[Decision]:
-    """A Decision whose `tools` are limited to `tools`, at most `max_tools` of them.
+    """Return a Decision whose `tools` are limited to `tools`, at most `max_tools` of them.
 
     With `may_commit` False the only action is "call_tool" and at least one tool must be named.
     """
     actions = ("call_tool", "commit") if may_commit else ("call_tool",)
+    names = tuple(tools)
+    # Literals built at run time: types only Pydantic sees, so they are values (Any) to mypy.
+    action_type: Any = Literal[actions]
+    tool_type: Any = Literal[names]
+    tools_type: Any = list[tool_type]
     fields = Decision.model_fields
     model: type[Decision] = create_model(
         "Decision",
         __base__=Decision,
-        action=(Literal[actions], Field(description=fields["action"].description)),  # type: ignore[valid-type]
+        action=(action_type, Field(description=fields["action"].description)),
         tools=(
-            list[Literal[tuple(tools)]],  # type: ignore[valid-type]
+            tools_type,
             Field(
                 default_factory=list,
                 min_length=0 if may_commit else 1,
@@ -86,8 +94,13 @@ def decision_model(tools: list[str], *, may_commit: bool, max_tools: int) -> typ
     return model
 
 
+def _croppers() -> set[str]:
+    """Return the tools that look at a crop the planner chooses (their spec takes a `box`): zoom."""
+    return {name for name, spec in registry().items() if "box" in spec.planner_args}
+
+
 def describe_keys(model: type[BaseModel]) -> str:
-    """The model's JSON keys with their descriptions, for the prompt (the schema's own words)."""
+    """Return the model's JSON keys with their descriptions, for the prompt (the schema's own words)."""
     return ", ".join(f'"{name}" ({field.description})' for name, field in model.model_fields.items())
 
 
@@ -109,7 +122,7 @@ def describe_tools(tools: list[str]) -> str:
 
 
 def describe_state(state: GeoState, ctx: AgentContext) -> str:
-    """A compact summary of the run for the LLM: photo text (as data), results, countries, places, budget."""
+    """Summarise the run for the LLM: photo text (as data), results, countries, places, budget."""
     evidence, belief = state["evidence"], state["belief"]
     called = ", ".join(dict.fromkeys(e.tool for e in evidence)) or prompts.NOTHING
     lines, readers = photo_lines(evidence), text_readers()
@@ -133,7 +146,7 @@ def describe_state(state: GeoState, ctx: AgentContext) -> str:
 
 
 def _data_url(image: Any, side: int) -> str:
-    """The image as a base64 JPEG data URL, scaled down to `side` pixels on its long side."""
+    """Return the image as a base64 JPEG data URL, scaled down to `side` pixels on its long side."""
     copy = image.convert("RGB")
     copy.thumbnail((side, side))
     buffer = io.BytesIO()
@@ -152,7 +165,7 @@ def _as_records(messages: list[Any]) -> list[dict[str, Any]]:
     return [{"role": m.type, "content": m.content} for m in messages]
 
 
-def _parse(content: Any, model: type[BaseModel]) -> BaseModel:
+def _parse(content: Any, model: type[ModelT]) -> ModelT:
     """Parse a JSON reply (optionally fenced in ```json) into `model`; ValueError when it does not fit."""
     text = (
         content
@@ -185,7 +198,7 @@ class LLMPlanner:
         self.chat_model, self.model, self.vision, self.native_tools = chat_model, model, vision, native_tools
 
     @classmethod
-    def from_backend(cls, chat_model: Any, backend: Any, settings: Settings) -> LLMPlanner:
+    def from_backend(cls, chat_model: Any, backend: LLMBackend, settings: Settings) -> LLMPlanner:
         """Build from `geosleuth.run.llm.make_chat_model`'s (model, backend), honouring `llm_tool_calling`."""
         native = {"native": True, "json": False}.get(settings.llm_tool_calling, bool(backend.supports_tools))
         return cls(chat_model, model=backend.model, vision=bool(backend.supports_vision), native_tools=native)
@@ -205,7 +218,7 @@ class LLMPlanner:
                 {"type": "text", "text": text},
                 {"type": "image_url", "image_url": {"url": _data_url(ctx.photo.image, side)}},
             ]
-            zooms = [e for e in state["evidence"] if e.tool == "zoom" and "box" in e.observations]
+            zooms = [e for e in state["evidence"] if e.tool in _croppers() and "box" in e.observations]
             if zooms:
                 crop = ctx.photo.image.crop(tuple(zooms[-1].observations["box"]))
                 content.append({"type": "image_url", "image_url": {"url": _data_url(crop, side)}})
@@ -354,14 +367,16 @@ def zoom_refusal(box: list[float], evidence: list[Evidence], max_area: float) ->
             return (
                 f"zoom box {box} covers {area:.0%} of the photo: choose a part (at most {max_area:.0%})"
             )
-    if any(item.tool == "zoom" and item.inputs.get("box") == [float(v) for v in box] for item in evidence):
+    croppers = _croppers()
+    if any(item.tool in croppers and item.inputs.get("box") == [float(v) for v in box] for item in evidence):
         return f"already zoomed into {box}: choose another part or commit"
     return None
 
 
 def _args_for(tool: str, decision: Decision) -> dict[str, Any]:
-    """The arguments a Decision gives one tool, as its spec's `planner_args` name them (box, text)."""
-    wanted = registry()[tool].planner_args
+    """Return the arguments a Decision gives one tool, as its spec's `planner_args` name them (box, text)."""
+    spec = registry().get(tool)
+    wanted = spec.planner_args if spec else {}
     if "box" in wanted:
         return {"box": decision.box}
     if "text" in wanted and decision.text.strip():
@@ -409,7 +424,7 @@ def _decision_from_tool_calls(reply: Any) -> Decision:
         tools=[c["name"] for c in calls],
         text=str(first.get("text", "")),
         box=next(
-            (c["args"]["box"] for c in calls if c["name"] == "zoom" and "box" in c.get("args", {})),
+            (c["args"]["box"] for c in calls if "box" in c.get("args", {})),
             [0.0, 0.0, 1.0, 1.0],
         ),
     )

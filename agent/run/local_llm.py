@@ -87,7 +87,7 @@ def is_verified(cache_dir: Path) -> bool:
     """Tell whether the assembled model exists and its sidecar vouches for its size, hash and mtime."""
     path = model_path(cache_dir)
     try:
-        return json.loads(_sidecar(path).read_text(encoding="utf-8")) == _stamp(path)
+        return bool(json.loads(_sidecar(path).read_text(encoding="utf-8")) == _stamp(path))
     except (OSError, ValueError):
         return False
 

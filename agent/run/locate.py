@@ -20,13 +20,13 @@ from geosleuth.run.budget import recursion_limit
 from geosleuth.run.context import AgentContext, Planner, ToolRunner, Tracer, run_spec
 from geosleuth.run.fusion import Fusion, fusion_of, prior_belief
 from geosleuth.run.graph import graph
-from geosleuth.run.llm import llm_available, make_chat_model
+from geosleuth.run.llm import LLMBackend, llm_available, make_chat_model
 from geosleuth.run.llm_planner import LLMPlanner
 from geosleuth.run.policy import PolicyPlanner
 from geosleuth.run.traces import TraceStore
 from geosleuth.tools import check_tool_name
 
-ChatPair = tuple[Any, Any]
+ChatPair = tuple[Any, LLMBackend]
 """A ready (chat model, backend) pair from `geosleuth.run.llm.make_chat_model`."""
 
 

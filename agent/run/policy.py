@@ -20,7 +20,7 @@ from geosleuth.run.toolnode import blocker
 
 
 def next_tool(tools: tuple[str, ...], cursor: int, ready: Callable[[str], bool]) -> tuple[int, str] | None:
-    """The policy's choice: the first tool at or after `cursor` in `tools` whose inputs are ready.
+    """Return the policy's choice: the first tool at or after `cursor` in `tools` whose inputs are ready.
 
     Returns (its index, its name), or None when no tool is left. Tools passed over are not revisited.
     """

@@ -21,7 +21,7 @@ from geosleuth.tools.spec import ToolCall
 
 
 def photo_lines(evidence: Sequence[Evidence]) -> list[str]:
-    """The distinct lines of text read from the photo so far (by ocr and zoom), in reading order."""
+    """Return the distinct lines of text read from the photo so far (by ocr and zoom), in reading order."""
     readers = text_readers()
     lines = [
         line["text"]
@@ -33,7 +33,7 @@ def photo_lines(evidence: Sequence[Evidence]) -> list[str]:
 
 
 def chosen_lines(lines: list[str], text: str | None) -> list[str]:
-    """The photo lines a planner picked by quoting them in `text`; all lines when it picked none.
+    """Return the photo lines a planner picked by quoting them in `text`; all lines when it picked none.
 
     Only text actually read from the photo reaches the tools, so a planner cannot invent evidence.
     """
@@ -45,12 +45,12 @@ def chosen_lines(lines: list[str], text: str | None) -> list[str]:
 
 
 def anchor(belief: Belief) -> Candidate | None:
-    """The Belief's heaviest candidate point, None when there is none."""
+    """Return the Belief's heaviest candidate point, None when there is none."""
     return max(belief.candidates, key=lambda c: c.weight) if belief.candidates else None
 
 
 def tool_call(args: dict[str, Any], state: GeoState, *, photo: Photo, settings: Settings) -> ToolCall:
-    """The inputs of a tool call in this state: the photo, the chosen lines, the best point, the Belief."""
+    """Build a tool call's inputs in this state: the photo, the chosen lines, the best point, the Belief."""
     evidence, belief = state["evidence"], state["belief"]
     return ToolCall(
         settings=settings,

