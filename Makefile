@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON ?= python3
 DEMO_PHOTO ?= examples/us_kennedy_space_center.jpg
 
-.PHONY: demo test system-deps lint bench
+.PHONY: demo test unit system-deps lint bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,13 @@ lint: $(VENV)/.installed
 	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/lint-imports --no-cache $(CURDIR)/pyproject.toml
 	cd $(LINT_TREE) && $(CURDIR)/$(VENV)/bin/mypy --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache -p geosleuth
 
+# tests/unit (no models, no data, no servers; the inner loop) then tests/integration (real models,
+# data, loopback servers and subprocesses); `make unit` runs the first alone.
 test: system-deps $(VENV)/.installed lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest tests/unit tests/integration
+
+unit: $(VENV)/.installed
+	$(VENV)/bin/pytest tests/unit
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/geosleuth bench

@@ -181,7 +181,7 @@ def make_header(
         "planner": planner,
         "tools": list(settings.tools),
         "settings": scrub_config(settings.model_dump(mode="json")),
-        "settings_sources": settings.sources(),
+        "settings_sources": scrub_config(dict(settings.sources())),
         "allow_metadata": options.allow_metadata,
         "limit": options.limit,
         "workers": options.workers,

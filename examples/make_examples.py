@@ -8,11 +8,9 @@ pipeline (OCR -> script, language, phone and domain clues -> gazetteer) can loca
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 from geosleuth.evals.scenes import BASE_PHOTOS, base_photo, render_sign  # noqa: E402
 

@@ -34,7 +34,7 @@ cjk_font="fonts-wqy-microhei"
 [[ "${GEOSLEUTH_CJK_FONT:-wqy}" == "noto" ]] && cjk_font="fonts-noto-cjk"
 
 wanted=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd fonts-noto-core "$cjk_font")
-wanted+=(chromium)  # headless browser: the trace viewer's screenshot test (tests/test_trace_view.py)
+wanted+=(chromium)  # headless browser: the trace viewer's screenshot test (tests/integration/test_trace_view.py)
 mapfile -t scripts < <(script_packages)
 wanted+=("${scripts[@]}")
 

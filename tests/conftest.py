@@ -1,4 +1,4 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures for tests/unit and tests/integration (`shared_data`: the shared photos)."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from geosleuth.app.cli_common import make_console
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import shared_dir, source_root
 
@@ -74,7 +75,6 @@ def run_bench(
     """Measure and print: start-up, cold and warm seconds per photo, peak RSS, optional accuracy."""
     from rich.table import Table
 
-    from geosleuth.app.cli_common import make_console
     from geosleuth.core.photo import load_photo
     from geosleuth.run.locate import locate_photo
 

@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geosleuth.app.cli_common import make_console
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import shared_dir, source_root
 
@@ -95,7 +96,6 @@ def run(settings: Settings) -> None:
     """Measure the LLM agent and the policy on the benchmark photos and print one table per set."""
     from rich.table import Table
 
-    from geosleuth.app.cli_common import make_console
     from geosleuth.run.llm import llm_available, make_chat_model
 
     console = make_console()

@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from geosleuth.app.cli_common import make_console
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
 
@@ -74,7 +75,6 @@ def run(settings: Settings) -> None:
     """Measure and print photos per second and peak memory for each backend and worker count."""
     from rich.table import Table
 
-    from geosleuth.app.cli_common import make_console
     from geosleuth.evals.runner import EvalOptions, run_eval
 
     console = make_console()

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geosleuth.app.cli_common import make_console
 from geosleuth.core.config import Settings
 
 if TYPE_CHECKING:
@@ -102,7 +103,6 @@ def run(settings: Settings) -> None:
     import torch
     from rich.table import Table
 
-    from geosleuth.app.cli_common import make_console
     from geosleuth.tools.clip_models import ClipModel, ClipUnavailable
 
     console = make_console()

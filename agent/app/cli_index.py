@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
+from geosleuth.app.cli_common import ConfigOption, fail, load_settings
+
 
 def register(app: typer.Typer) -> None:
     """Add the `index` command group (`index build`) to the geosleuth CLI."""
-    from geosleuth.app.cli_common import ConfigOption, fail, load_settings
-
     index_app = typer.Typer(help="Build retrieval indexes of geotagged photos.", no_args_is_help=True)
 
     @index_app.command("build")

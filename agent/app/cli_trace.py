@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from geosleuth.app.cli_common import ConfigOption, make_console
+from geosleuth.app.cli_common import ConfigOption, fail, load_settings, make_console
 
 if TYPE_CHECKING:
     from geosleuth.evals.trace_analysis import Run, Step
@@ -29,7 +29,6 @@ DbOption = Annotated[
 
 def _store(db: Path | None, config: Path | None) -> TraceStore:
     """Open an existing trace store (never create one for reading) or fail with one line."""
-    from geosleuth.app.cli_common import fail, load_settings
     from geosleuth.run.traces import TraceStore, TraceStoreError
 
     if db is None:
@@ -48,8 +47,6 @@ def _run_traces(
     run: str, db: Path | None, config: Path | None
 ) -> tuple[TraceStore, list[tuple[Run, list[Step]]]]:
     """Return the store and the (run, steps) pairs of an eval run folder or an eval run name."""
-    from geosleuth.app.cli_common import fail
-
     folder = Path(run)
     if folder.is_dir():
         store = _store(folder, config)
@@ -75,7 +72,6 @@ def _run_traces(
 
 
 def _one(store: TraceStore, trace_id: str) -> tuple[Run, list[Step]]:
-    from geosleuth.app.cli_common import fail
     from geosleuth.run.traces import TraceStoreError
 
     try:
@@ -86,8 +82,6 @@ def _one(store: TraceStore, trace_id: str) -> tuple[Run, list[Step]]:
 
 
 def _when(value: str | None, option: str) -> float | None:
-    from geosleuth.app.cli_common import fail
-
     if value is None:
         return None
     try:
@@ -325,7 +319,6 @@ def export_command(
     config: ConfigOption = None,
 ) -> None:
     """Export an eval run's traces for external analysis."""
-    from geosleuth.app.cli_common import fail
     from geosleuth.run.traces import write_jsonl, write_parquet
 
     if fmt not in ("jsonl", "parquet"):
@@ -353,7 +346,6 @@ def serve_command(
     config: ConfigOption = None,
 ) -> None:
     """Serve a local web viewer of the traces (photo with OCR boxes, map, step timeline); loopback only."""
-    from geosleuth.app.cli_common import fail
     from geosleuth.app.trace_view import TraceViewError, make_server
 
     store = _store(db, config)

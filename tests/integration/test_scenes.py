@@ -1,8 +1,13 @@
-"""examples/make_examples.py rerun with this machine's fonts: the files must match the shipped examples."""
+"""examples/make_examples.py rerun with this machine's fonts: deterministic, and the shipped examples match.
+
+Two renders on one machine give the same bytes. Across machines a font or JPEG library release may
+move a few anti-aliased pixels by a level or two, so the shipped files are compared by their pixels.
+"""
 
 import csv
 import importlib.util
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,4 +36,9 @@ def test_make_examples_is_deterministic_and_labelled(tmp_path):
         assert len(row["country_code"]) == 2 and row["base_licence"]
         shipped = ROOT / "examples" / path.name
         if shipped.exists():
-            assert shipped.read_bytes() == path.read_bytes(), f"{shipped} is stale: rerun make_examples.py"
+            with Image.open(shipped) as old, Image.open(path) as new:
+                diff = np.abs(np.asarray(old.convert("RGB"), float) - np.asarray(new.convert("RGB"), float))
+            assert diff.mean() < 0.05 and diff.max() <= 16, f"{shipped} is stale: rerun make_examples.py"
+    (tmp_path / "again").mkdir()
+    again = module.main(tmp_path / "again")
+    assert [p.read_bytes() for p in again] == [p.read_bytes() for p in paths], "not deterministic"

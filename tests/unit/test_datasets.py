@@ -1,4 +1,4 @@
-"""The dataset registry and loaders: registered entries, missing sets, bad files (shared sets: integration)."""
+"""The dataset registry and loaders: entries, missing sets, bad files (shared sets: integration)."""
 
 from __future__ import annotations
 
