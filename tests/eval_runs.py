@@ -8,9 +8,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from geosleuth.core.config import Settings, resolve_settings
 from geosleuth.core.paths import source_root
 
 EXAMPLES = source_root() / "examples"
+
+
+def settings_for(tmp_path: Path, **flags: Any) -> Settings:
+    """Return policy Settings with the tool cache (and OSM cache) under tmp_path, ignoring the env."""
+    settings, _ = resolve_settings({"cache_dir": tmp_path / "cache", "planner": "policy", **flags}, env={})
+    return settings
 
 
 def result_row(id_: str, truth: tuple[float, float, str | None], guess: dict[str, Any] | None, *,

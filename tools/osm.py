@@ -473,6 +473,6 @@ access to an Overpass server.""",
     planner_args=TEXT_ARG,
     cue="places",
     ablation=("ocr", "gazetteer", TOOL),
-    what="named features near a candidate (Overpass), geocoding (Nominatim), cached, with retries",
+    what="named features near a candidate point (Overpass), cached, with retries",
     offline_source="configurable endpoints",
 )

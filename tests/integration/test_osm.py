@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from geosleuth.core.config import Settings
 from geosleuth.tools import osm
 from geosleuth.tools.osm import geocode, query_overpass
 
@@ -40,6 +41,7 @@ class FakeServer:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[tuple[str, str, str]] = []
+        self.agents: list[str | None] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +49,7 @@ class FakeServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode() if length else ""
                 owner.requests.append((self.command, self.path, body))
+                owner.agents.append(self.headers.get("User-Agent"))
                 reply = owner.replies.pop(0) if len(owner.replies) > 1 else owner.replies[0]
                 time.sleep(reply.delay_s)
                 data = reply.body.encode()
@@ -233,6 +236,18 @@ def test_overpass_slow_server_times_out_within_budget(server):
 # --- Nominatim over HTTP ----------------------------------------------------------------------
 
 
+def test_the_osm_tool_sends_the_settings_user_agent(server, tmp_path):
+    from geosleuth.core.state import Candidate
+    from geosleuth.tools import get_spec
+    from geosleuth.tools.spec import ToolCall
+
+    server.replies = [Reply(body=fixture("overpass_named.json"))]
+    settings = Settings(overpass_url=server.url, user_agent="geosleuth-test/2", cache_dir=tmp_path)
+    call = ToolCall(settings=settings, lines=("Café de Flore",), point=Candidate(lat=48.85, lon=2.33))
+    assert get_spec("osm").run(call).ok
+    assert server.agents == ["geosleuth-test/2"]
+
+
 def test_geocode_success(server):
     server.replies = [Reply(body=fixture("nominatim_search.json"))]
     evidence = geocode("Karlsplatz", endpoint=server.url, timeout_s=5.0)
@@ -247,6 +262,19 @@ def test_geocode_success(server):
     likes = evidence.country_likelihoods
     assert likes["AT"] > likes["DE"] > 0
     assert evidence.places[0].startswith("Karlsplatz, Wieden, Wien")
+
+
+def test_the_geocode_tool_searches_the_photo_lines_with_the_runs_endpoint(server, tmp_path):
+    from geosleuth.tools import get_spec
+    from geosleuth.tools.spec import ToolCall
+
+    server.replies = [Reply(body=fixture("nominatim_search.json"))]
+    settings = Settings(nominatim_url=server.url, user_agent="geosleuth-test/1", cache_dir=tmp_path)
+    evidence = get_spec("geocode").run(ToolCall(settings=settings, lines=("Karlsplatz", "Wien")))
+    assert evidence.tool == "geocode" and evidence.ok and evidence.candidates[0].country_code == "AT"
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(server.requests[0][1]).query)
+    assert params["q"] == ["Karlsplatz, Wien"]
+    assert server.agents == ["geosleuth-test/1"]
 
 
 def test_geocode_endpoint_with_path_prefix(server):

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from eval_runs import settings_for
 from PIL import Image
 
-from geosleuth.core.config import resolve_settings
 from geosleuth.core.geo import distance_km
 from geosleuth.core.paths import source_root
 from geosleuth.core.photo import insert_jpeg_comment
@@ -35,12 +35,6 @@ REPO = source_root()
 EXAMPLES = REPO / "examples"
 CLI = [str(Path(sys.executable).with_name("geosleuth"))]
 SYDNEY = (-33.8688, 151.2093)
-
-
-def settings_for(tmp_path: Path, **flags):  # noqa: ANN201
-    """Settings with the tool cache (and OSM cache) under tmp_path."""
-    settings, _ = resolve_settings({"cache_dir": tmp_path / "cache", "planner": "policy", **flags}, env={})
-    return settings
 
 
 def config_file(tmp_path: Path) -> Path:

@@ -81,13 +81,3 @@ def test_bad_engine_is_bad_input():
 def test_bad_device_raises():
     with pytest.raises(ValueError, match="device"):
         read_text(Image.new("RGB", (50, 50)), device="gpu")
-
-
-SCRIPT_SIGNS = [
-    ("Latin", "rocket.jpg", ["KENNEDY SPACE CENTER", "Titusville, Florida", "+1 321 449 4444"]),
-    ("Han", "coffee.png", ["北京市 朝阳区", "建国路 88号", "010-6500-8888"]),
-    ("Japanese", "gravel.png", ["東京都 渋谷区", "03-3463-0000"]),
-    ("Cyrillic", "brick.png", ["Москва", "ул. Тверская", "д. 13"]),
-    ("Greek", "grass.png", ["ΦΑΡΜΑΚΕΙΟ", "Αθήνα", "210 3221 000"]),
-    ("Hangul", "chelsea.png", ["남산공원", "서울특별시 중구", "02-3783-5900"]),
-]

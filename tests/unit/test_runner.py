@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from eval_runs import settings_for
 
-from geosleuth.core.config import resolve_settings
 from geosleuth.evals.runner import (
     EvalOptions,
     RunError,
@@ -18,12 +18,6 @@ from geosleuth.evals.runner import (
     prepare_run_dir,
     read_results,
 )
-
-
-def settings_for(tmp_path: Path, **flags):  # noqa: ANN201
-    """Settings with the tool cache (and OSM cache) under tmp_path."""
-    settings, _ = resolve_settings({"cache_dir": tmp_path / "cache", "planner": "policy", **flags}, env={})
-    return settings
 
 
 def test_torn_last_line_is_cut_and_ignored(tmp_path: Path) -> None:
