@@ -16,7 +16,8 @@ from typing import Any
 from geosleuth.core.run_state import GeoState
 from geosleuth.run.context import AgentContext
 from geosleuth.run.fusion import commit, fusion_of
-from geosleuth.run.toolnode import blocker
+from geosleuth.run.toolnode import tool_call
+from geosleuth.tools import registry
 
 
 def next_tool(tools: tuple[str, ...], cursor: int, ready: Callable[[str], bool]) -> tuple[int, str] | None:
@@ -38,10 +39,11 @@ class PolicyPlanner:
 
     def decide(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
         """Pick the next tool whose inputs are ready, or stop when none is left."""
-        settings = ctx.settings
+        settings, specs = ctx.settings, registry()
+        call = tool_call({}, state, photo=ctx.photo, settings=settings)
 
         def ready(tool: str) -> bool:
-            return blocker(tool, state, photo=ctx.photo, settings=settings) is None
+            return specs[tool].blocker(call) is None
 
         choice = next_tool(settings.tools, state.get("cursor", 0), ready)
         if choice is None:

@@ -63,11 +63,6 @@ def tool_call(args: dict[str, Any], state: GeoState, *, photo: Photo, settings: 
     )
 
 
-def blocker(name: str, state: GeoState, *, photo: Photo, settings: Settings) -> str | None:
-    """Why tool `name` cannot run yet in this state (a missing input), or None when it can."""
-    return registry()[name].blocker(tool_call({}, state, photo=photo, settings=settings))
-
-
 def execute(
     name: str, args: dict[str, Any], state: GeoState, *, photo: Photo, settings: Settings,
     run_tool: ToolRunner,
@@ -124,6 +119,7 @@ def ready_tools(state: GeoState, settings: Settings, photo: Photo) -> list[str]:
     specs = registry()
     called = [e.tool for e in state["evidence"]]
     repeat_ok = bool(state.get("question"))
+    call = tool_call({}, state, photo=photo, settings=settings)  # one state view for every readiness check
 
     def fresh(tool: str) -> bool:
         if specs[tool].repeatable:
@@ -133,5 +129,5 @@ def ready_tools(state: GeoState, settings: Settings, photo: Photo) -> list[str]:
     return [
         t
         for t in usable_tools(settings)
-        if fresh(t) and blocker(t, state, photo=photo, settings=settings) is None
+        if fresh(t) and specs[t].blocker(call) is None
     ]
