@@ -569,6 +569,7 @@ each country. Everyday sign words (Main, Park, Bank, Hotel) are ignored.""",
     weight=0.8,  # place names read by OCR can be shop names or misreads
     key=("lines", "country_hint"),
     planner_args=TEXT_ARG,
+    before_commit=True,
     cue="places",
     ablation=("ocr", TOOL),
     what="place names → candidate points (exact, alternative names, fuzzy); point → nearest place",

@@ -117,6 +117,9 @@ class ToolSpec:
     """Its Evidence holds `lines` read from the photo, which feed the text tools."""
     repeatable: bool = False
     """It may run more than once on a photo (zoom, on other crops)."""
+    before_commit: bool = False
+    """Once text has been read, an LLM planner may not commit before this tool has run on it (small
+    models tend to commit on the raw text, throwing away the clues such a tool finds)."""
     planner_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """JSON-schema properties of the arguments a planner may choose (zoom's box, a text tool's text)."""
     cue: Cue | None = None

@@ -35,9 +35,6 @@ from geosleuth.tools import registry, text_readers
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-TEXT_FIRST = ("text_clues", "gazetteer")
-"""Tools the LLM must run on text read from the photo before it may commit (when they are in use)."""
-
 
 class Decision(BaseModel):
     """The LLM's choice of the next step."""
@@ -283,8 +280,8 @@ class LLMPlanner:
         The model is offered only tools that can run now and have not run yet (zoom may repeat). With
         none left the turn commits; at the start of a run with exactly one tool to offer, that tool
         runs without asking (there is nothing to choose). While text read from the photo has not yet
-        been through the TEXT_FIRST tools, committing is not offered (small models tend to commit on
-        the raw text alone, throwing away the clues those tools find).
+        been through the tools whose spec sets `before_commit` (text_clues, gazetteer), committing is
+        not offered.
         """
         settings = ctx.settings
         offered = ready_tools(state, settings, ctx.photo)
@@ -292,7 +289,8 @@ class LLMPlanner:
             return {"pending": [], "stop": "no tool left to call"}
         if len(offered) == 1 and not state["evidence"]:
             return {"pending": [{"tool": offered[0], "args": {}}]}
-        may_commit = not (photo_lines(state["evidence"]) and set(offered) & set(TEXT_FIRST))
+        first = {name for name in offered if registry()[name].before_commit}
+        may_commit = not (photo_lines(state["evidence"]) and first)
         model = decision_model(offered, may_commit=may_commit, max_tools=settings.max_tools_per_decision)
         ask = prompts.DECIDE.format(keys=describe_keys(Decision), offered=", ".join(offered))
         messages = self._messages(state, ctx, ask)

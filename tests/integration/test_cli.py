@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from geosleuth.core.geo import distance_km
-from geosleuth.core.paths import source_root
+from geosleuth.core.paths import shared_dir, source_root
 
 REPO = source_root()
 EXAMPLES = REPO / "examples"
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = shared_dir() / "data"
 GEOSLEUTH = str(Path(sys.executable).with_name("geosleuth"))
 
 
