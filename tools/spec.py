@@ -13,7 +13,7 @@ import functools
 import hashlib
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -88,6 +88,22 @@ def _module_hash(module: str) -> str:
         return "no-source"
 
 
+def _tool_modules(roots: Iterable[str]) -> list[str]:
+    """Return the roots and every `geosleuth.tools` module they import, directly or not, in order."""
+    seen: dict[str, None] = {}
+    todo = list(roots)
+    while todo:
+        name = todo.pop(0)
+        if name in seen or name not in sys.modules:
+            continue
+        seen[name] = None
+        for value in vars(sys.modules[name]).values():
+            used = value.__name__ if inspect.ismodule(value) else getattr(value, "__module__", None)
+            if isinstance(used, str) and used.startswith("geosleuth.tools.") and used != __name__:
+                todo.append(used)
+    return list(seen)
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     """One tool: its name, functions, inputs, readiness, fusion weight, cache key and descriptions."""
@@ -145,8 +161,11 @@ class ToolSpec:
         return None
 
     def source_hash(self) -> str:
-        """Hash of the source modules of `function` and `sources`: editing them invalidates the cache."""
-        modules = dict.fromkeys(f.__module__ for f in (self.function, *self.sources))
+        """Hash of the source modules of `function` and `sources`, and of the tool modules they import.
+
+        Editing any of them (say, a clue module under `geosleuth.tools.clues`) invalidates the cache.
+        """
+        modules = _tool_modules(f.__module__ for f in (self.function, *self.sources))
         return "+".join(_module_hash(module) for module in modules)
 
     def cache_key(self, call: ToolCall) -> list[Any]:

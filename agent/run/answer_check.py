@@ -15,7 +15,7 @@ from geosleuth.core.countries import get_country
 from geosleuth.core.geo import country_at
 from geosleuth.core.state import Guess
 from geosleuth.run.fusion import Fusion
-from geosleuth.tools.gazetteer import reverse_place
+from geosleuth.tools.gazetteer_index import reverse_place
 
 SUPPORT_RATIO = 0.1
 """A model that cannot see the photo may commit only to a country whose fused probability is at

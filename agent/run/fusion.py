@@ -19,7 +19,7 @@ from geosleuth.core.countries import all_countries, get_country, population_prio
 from geosleuth.core.geo import country_areas_km2, country_at, country_gdp_musd, distance_km
 from geosleuth.core.state import Belief, Candidate, Evidence, Guess
 from geosleuth.tools import fusion_weight
-from geosleuth.tools.gazetteer import reverse_place
+from geosleuth.tools.gazetteer_index import reverse_place
 
 CLUSTER_KM = 25.0
 

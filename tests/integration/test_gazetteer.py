@@ -7,15 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geosleuth.core.config import Settings
-from geosleuth.tools.gazetteer import (
-    COMMON_WORDS,
-    SPEC,
-    distance_km,
-    find_places,
-    get_index,
-    reverse_place,
-    search_places,
-)
+from geosleuth.core.geo import distance_km
+from geosleuth.tools.gazetteer import COMMON_WORDS, SPEC, find_places
+from geosleuth.tools.gazetteer_index import get_index, reverse_place, search_places
 
 PARIS_FR = 2988507
 ZURICH = 2657896

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from geosleuth.tools.gazetteer import fold
+from geosleuth.tools.gazetteer_index import fold
 
 
 def test_fold_strips_case_accents_and_punctuation():

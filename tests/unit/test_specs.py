@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from geosleuth.core.config import Settings
@@ -63,9 +65,12 @@ def test_the_cache_key_holds_each_tools_own_source_and_declared_inputs():
     # GeoCLIP lives in geoclip_tool.py: its own module is hashed (editing it invalidates its results)
     assert geoclip.function.__module__ == "geosleuth.tools.geoclip_tool"
     assert geoclip.source_hash() != "no-source"
-    # zoom reads with OCR: both modules are in its key, so editing OCR invalidates cached zooms
+    # zoom reads with OCR: OCR's modules are in its key, so editing OCR invalidates cached zooms
     parts = zoom.source_hash().split("+")
-    assert len(parts) == 2 and parts[1] == ocr.source_hash() and parts[0] != parts[1]
+    assert set(ocr.source_hash().split("+")) < set(parts)
+    # and text_clues's key holds every clue module it imports, so editing one invalidates it
+    clue_modules = [m for m in sys.modules if m.startswith("geosleuth.tools.clues.")]
+    assert len(get_spec("text_clues").source_hash().split("+")) == len(clue_modules) + 1 >= 8
     settings = Settings()
     call = ToolCall(settings=settings, lines=("Αθήνα",), country_hint={"GR": 0.5, "CY": 1e-9})
     assert get_spec("gazetteer").cache_key(call) == [None, {}, ["Αθήνα"], {"GR": 0.5}]

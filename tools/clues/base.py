@@ -1,0 +1,77 @@
+"""What every text sub-clue shares: the `Clue` record, likelihood helpers and text patterns."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from geosleuth.core.countries import all_countries
+from geosleuth.core.state import LIKELIHOOD_FLOOR
+
+CLUE_FLOOR = LIKELIHOOD_FLOOR
+"""Smallest relative likelihood one sub-clue gives a country (OCR misreads, travellers, imports); the
+same floor the belief gives the countries an evidence leaves out, so those need not be listed."""
+
+HOST = re.compile(
+    r"(?<![\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,24}(?![\w-])", re.IGNORECASE
+)
+NUMBER = r"\d[\d.,' ]*"
+NOT_WORDS = re.compile(r"\S*[\d@]\S*")
+"""Tokens with digits or '@' (numbers, codes, e-mails): noise for language identification."""
+
+
+@dataclass
+class Clue:
+    """One sub-clue: what was seen, the countries it fits (relative likelihoods), how much to trust it."""
+
+    kind: str
+    value: str
+    countries: dict[str, float]
+    weight: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self, top: int = 10) -> dict[str, Any]:
+        """Return the JSON-safe form recorded in the evidence's observations (top countries only)."""
+        ranked = sorted(self.countries.items(), key=lambda item: (-item[1], item[0]))[:top]
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "countries": {code: round(like, 4) for code, like in ranked},
+            "weight": round(self.weight, 3),
+            **self.extra,
+        }
+
+
+def relative(values: dict[str, float]) -> dict[str, float]:
+    """Scale likelihoods so the largest is 1, dropping zeros."""
+    peak = max(values.values(), default=0.0)
+    return {code: v / peak for code, v in values.items() if v > 0} if peak > 0 else {}
+
+
+def distinctiveness(likes: dict[str, float]) -> float:
+    """Return 1 for a clue that fits one country, falling to 0 as it fits all of them about equally."""
+    if not likes:
+        return 0.0
+    effective = sum(likes.values()) / max(likes.values())
+    return max(0.0, 1 - math.log(max(effective, 1.0)) / math.log(len(all_countries())))
+
+
+# --- scripts ------------------------------------------------------------------------------------------
+
+def shares(counts: dict[str, float]) -> dict[str, float]:
+    """Turn head counts per country into shares of each country's population."""
+    countries = all_countries()
+    return {code: n / countries[code].population for code, n in counts.items()}
+
+
+
+def blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """Replace the given character spans of a text with spaces (so later clues skip them)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
