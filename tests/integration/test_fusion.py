@@ -6,12 +6,16 @@ import pytest
 
 from geosleuth.core.state import Candidate, Evidence
 from geosleuth.run.fusion import Fusion, best_point, commit, prior_belief
+from geosleuth.tools.country_points import country_point
 
 
-def test_no_evidence_commits_to_the_prior_top_at_its_capital():
+def test_no_evidence_commits_to_the_prior_top_at_its_population_median_point():
     guess = commit(Fusion(prior=prior_belief("population")))
     assert guess.country_code in {"CN", "IN"}
-    assert guess.radius_km and guess.radius_km > 500  # a country-sized radius, not a city's
+    point = country_point(guess.country_code)
+    assert point is not None and (guess.lat, guess.lon) == (point.lat, point.lon)
+    assert guess.place == point.place and guess.region
+    assert guess.radius_km == point.mean_km > 500  # a country-sized radius, not a city's
 
 
 def test_agreeing_points_beat_a_single_heavier_one():
