@@ -29,6 +29,7 @@ TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
 SUITES = {
     "agent": "geosleuth.app.bench_agent:run",
     "eval": "geosleuth.app.bench_eval:run",
+    "language": "geosleuth.app.bench_language:run",
     "vision": "geosleuth.app.bench_vision:run",
 }
 

@@ -1,17 +1,71 @@
-"""Language clue: the language of the text (lingua), as likelihoods over the countries speaking it."""
+"""Language clue: the language of the text (lingua), as likelihoods over the countries speaking it.
+
+The detector is only asked where its answer is worth having, and its own confidence sets the clue's
+strength:
+
+* The text is split by writing system (each line goes with its main script; letters of other scripts
+  are left out of it), so Latin words in a Japanese photo are judged as Latin text, and Japanese text
+  can never come out as a language written in Latin letters (Finnish), nor the reverse.
+* A writing system's text is identified only when it has at least `MIN_LETTERS` letters: the length at
+  which the detector names the right language for `TARGET_ACCURACY` of the snippets of known sentences
+  (Article 1 of the UDHR in 50 languages, `geosleuth bench --suite language`; table and choice in
+  docs/text_clues.md). Scripts written in one detectable language (Greek, Hangul, kana, Thai, Hebrew,
+  Georgian, ...) get no language clue, since the script clue says it already; nor do Han characters
+  alone (the detector calls them Chinese by rule, Japanese place names included), nor Devanagari
+  (Hindi and Marathi stay confused at every measured length).
+* The likelihood mixes, by the detector's confidence, the countries of each language written in the
+  text's script (share of each country's people speaking it), and the weight is the detector's
+  confidence in its top language times how distinctive the mixture is (English fits most countries a
+  bit), not a curve of the text's length.
+"""
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from geosleuth.core.countries import countries_for_language
-from geosleuth.tools.clues.base import HOST, NOT_WORDS, Clue, distinctiveness, relative, shares
+import regex
 
-MIN_LANGUAGE_LETTERS = 8
-"""Texts with fewer letters are too short for language identification."""
+from geosleuth.core.countries import all_countries, countries_for_language
+from geosleuth.tools.clues.base import HOST, NOT_WORDS, Clue, distinctiveness, relative, shares
+from geosleuth.tools.clues.script import letter_counts, writing_system
+
+TARGET_ACCURACY = 0.9
+"""Share of known-sentence snippets of a script (mean over its languages) the detector must get right at
+a length for texts of that length to be identified."""
+
+SNIPPET_LENGTHS = (8, 12, 16, 24, 32, 48)
+"""Snippet lengths, in letters, at which the detector is measured."""
+
+MIN_LETTERS: dict[str, int] = {"Latn": 32, "Cyrl": 32, "Arab": 48}
+"""Letters of one script a text needs before its language is identified, per ISO 15924 script.
+
+Measured with lingua's low-accuracy models on the snippets of `SNIPPET_LENGTHS` letters (mean accuracy
+over the script's languages; docs/text_clues.md): Latin 53 % at 8 letters, 78 % at 16, 88 % at 24, 92 %
+at 32; Cyrillic 86 % at 24, 90 % at 32; Arabic script 88 % at 32, 97 % at 48. Scripts not listed are
+not identified. A unit test derives this table again from the measurement."""
+
+MIN_CONFIDENCE = 0.01
+"""Languages the detector gives less confidence than this are left out of the clue's mixture."""
+
+WEIGHT_BASE = 0.7
+"""Weight of a certain language clue (confidence 1) that fits every country alike (as before the
+measurement: only the length curve it was multiplied by is replaced, by the detector's confidence)."""
+
+WEIGHT_DISTINCT = 0.25
+"""Weight added to a certain language clue as it fits fewer countries (up to 0.95 for one country)."""
+
+SIGNAGE_FLOOR: dict[str, float] = {"en": 0.2}
+"""Smallest likelihood a language gets in any country, for languages written on signs well beyond their
+speakers: English is the world's lingua franca of shop names, brands, tourist and transport signs (Japan,
+China, Korea, the Gulf, Europe). Without it an English sign would cut a country where few people speak
+English fifty-fold; with it, five-fold. A modelling assumption from general knowledge, not a fit."""
+
+_NORMALISE = str.maketrans("șțȘȚ", "şţŞŢ")
+"""Romanian letters with a comma below, as the detector's models spell them (with a cedilla): measured,
+'Ele sunt înzestrate cu rațiune și conștiință' reads as Tagalog, with cedillas as Romanian (1.0)."""
+
 
 @cache
 def _detector() -> Any:
@@ -24,37 +78,96 @@ def _detector() -> Any:
     return LanguageDetectorBuilder.from_all_spoken_languages().with_low_accuracy_mode().build()
 
 
-def language_clues(texts: list[str]) -> list[Clue]:
-    """Identify the language of the texts long enough, as one clue.
+def _guesses(values: Any) -> list[tuple[str, float]]:
+    return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values if v.value > 0]
 
-    The clue's likelihood mixes the countries of the detector's top three languages by confidence (so
-    'Ristorante da Mario', read as 48 % Italian and 32 % Latin, still points to Italy). Its weight grows
-    with the letters read (certainty 1 - exp(-letters / 50)) and with how distinctive the mixture is
-    (English fits most countries a bit).
+
+def identify(text: str) -> list[tuple[str, float]]:
+    """Return the detector's languages for a text, most likely first.
+
+    Returns:
+        (ISO 639-1 code in lower case, confidence) pairs with a confidence above zero; the confidences of
+        all languages sum to one.
     """
-    mass: dict[str, float] = defaultdict(float)
-    letters_total = 0
+    return _guesses(_detector().compute_language_confidence_values(text.translate(_NORMALISE)))
+
+
+def identify_many(texts: list[str]) -> list[list[tuple[str, float]]]:
+    """Return `identify` for each text, computed in parallel."""
+    normalised = [text.translate(_NORMALISE) for text in texts]
+    found = _detector().compute_language_confidence_values_in_parallel(normalised)
+    return [_guesses(values) for values in found]
+
+
+@cache
+def speaker_shares(lang: str, script: str) -> dict[str, float]:
+    """Return the share of each country's people speaking a language written in a script.
+
+    Empty when no country writes the language in that script ('fi' in 'Jpan'), so no text in the script
+    can be that language.
+    """
+    return shares(countries_for_language(f"{lang}-{script}"))
+
+
+@cache
+def detector_languages(script: str) -> frozenset[str]:
+    """Return the detector's languages (ISO 639-1) that some country writes in a script (ISO 15924)."""
+    from lingua import Language
+
+    codes = (language.iso_code_639_1.name.lower() for language in Language.all_spoken_ones())
+    return frozenset(code for code in codes if speaker_shares(code, script))
+
+
+def only_script(text: str, script: str) -> str:
+    """Return the text with the letters of other scripts than `script` (ISO 15924) blanked out."""
+    return str(regex.sub(rf"[^\P{{L}}\p{{Script={script}}}]+", " ", text))
+
+
+def language_clues(texts: list[str]) -> list[Clue]:
+    """Identify the language of the texts, one clue per writing system with enough letters.
+
+    Each text (an OCR line) goes with its writing system; the lines of one system are read together.
+    """
+    groups: dict[str, list[str]] = defaultdict(list)
     for raw in texts:
         text = NOT_WORDS.sub(" ", HOST.sub(" ", raw))
-        letters = sum(ch.isalpha() for ch in text)
-        if letters < MIN_LANGUAGE_LETTERS:
-            continue
-        letters_total += letters
-        for guess in _detector().compute_language_confidence_values(text)[:3]:
-            if guess.value >= 0.1:
-                mass[guess.language.iso_code_639_1.name.lower()] += letters * guess.value
-    if not mass:
-        return []
+        system = writing_system(letter_counts(text))
+        if system in MIN_LETTERS:
+            groups[system].append(only_script(text, system))
+    clues = []
+    for script, parts in groups.items():
+        joined = " ".join(" ".join(parts).split())
+        letters = sum(ch.isalpha() for ch in joined)
+        if letters >= MIN_LETTERS[script]:
+            clue = clue_for(joined, script, letters)
+            if clue is not None:
+                clues.append(clue)
+    return clues
+
+
+def clue_for(text: str, script: str, letters: int) -> Clue | None:
+    """Return the language clue for a text in one script, or None when no language written in it fits."""
+    guesses = [(lang, c) for lang, c in identify(text)
+               if c >= MIN_CONFIDENCE and speaker_shares(lang, script)]
+    if not guesses:
+        return None
     mixture: dict[str, float] = defaultdict(float)
-    for lang, m in mass.items():
-        for code, share in shares(countries_for_language(lang)).items():
-            mixture[code] += m * share
+    for lang, confidence in guesses:
+        for code, share in speaker_shares(lang, script).items():
+            mixture[code] += confidence * share
     likes = relative(mixture)
     if not likes:
-        return []
-    total = sum(mass.values())
-    ranked = sorted(mass.items(), key=lambda item: -item[1])
-    weight = (0.7 + 0.25 * distinctiveness(likes)) * (1 - math.exp(-letters_total / 50))
-    extra = {"letters": letters_total, "languages": {lang: round(m / total, 3) for lang, m in ranked}}
-    return [Clue("language", ranked[0][0], likes, weight, extra)]
-
+        return None
+    for lang, confidence in guesses:
+        if lang in SIGNAGE_FLOOR:
+            floor = confidence * SIGNAGE_FLOOR[lang]
+            likes = {code: max(likes.get(code, 0.0), floor) for code in all_countries()}
+    top, confidence = guesses[0]
+    weight = confidence * (WEIGHT_BASE + WEIGHT_DISTINCT * distinctiveness(likes))
+    extra = {
+        "letters": letters,
+        "script": script,
+        "confidence": round(confidence, 3),
+        "languages": {lang: round(c, 3) for lang, c in guesses[:5]},
+    }
+    return Clue("language", top, likes, weight, extra)
