@@ -24,6 +24,7 @@ from geosleuth.evals.metrics import (
     THRESHOLDS_KM,
     Scored,
     bootstrap_ci,
+    breakdown,
     coverage_accuracy,
     per_continent,
     per_country,
@@ -31,6 +32,7 @@ from geosleuth.evals.metrics import (
     summarize,
 )
 from geosleuth.evals.plots import MapPoint, error_cdf_svg, world_map_svg
+from geosleuth.tools import text_tools
 
 THUMBNAIL_PX = 160
 WORST_FAILURES = 12
@@ -172,6 +174,7 @@ def build_sections(run: RunResults) -> list[Section]:
     return [
         overall,
         _breakdown("Per continent (truth)", per_continent(scored)),
+        _by_text(run),
         countries,
         _coverage(scored),
         *([_coverage(scored, by="localizability")] if any(r.localizability is not None for r in scored)
@@ -211,6 +214,18 @@ def _breakdown(title: str, table: dict[str, dict[str, float | int]], limit: int 
     ]
     note = f"{len(table) - len(rows)} more groups not shown." if len(rows) < len(table) else ""
     return Section(title, headers, rows, note)
+
+
+def _by_text(run: RunResults) -> Section:
+    """Split the photos by whether a text tool ran on text read in them (OCR found lines)."""
+    readers = set(text_tools())
+    group = {
+        id(s): "text read" if readers & set(row.get("tools_used") or ()) else "no text read"
+        for row, s in zip(run.rows, run.scored, strict=True)
+    }
+    section = _breakdown("By text read", breakdown(run.scored, lambda s: group[id(s)]))
+    section.note = f"'text read': a text tool ({', '.join(sorted(readers))}) ran on lines OCR read."
+    return section
 
 
 def _coverage(

@@ -81,9 +81,17 @@ def _rounded(value: Any) -> Any:
 
 @functools.lru_cache(maxsize=None)
 def _module_hash(module: str) -> str:
-    """Hash of one module's source file ("no-source" when it cannot be read)."""
+    """Hash of one module's source file and of the data files it declares ("no-source" when unreadable).
+
+    A module reading a table of the package declares it in `DATA_FILES` (paths relative to the
+    `geosleuth.tools` folder, e.g. "data/brands.csv"), so editing the table invalidates cached results.
+    """
     try:
-        return hashlib.sha256(Path(inspect.getfile(sys.modules[module])).read_bytes()).hexdigest()[:16]
+        source = Path(inspect.getfile(sys.modules[module]))
+        digest = hashlib.sha256(source.read_bytes())
+        for name in getattr(sys.modules[module], "DATA_FILES", ()):
+            digest.update((Path(__file__).parent / name).read_bytes())
+        return digest.hexdigest()[:16]
     except (KeyError, OSError, TypeError):
         return "no-source"
 

@@ -2,8 +2,10 @@
 
 Sub-clues, one module each under `geosleuth.tools.clues`, each a relative likelihood per country with
 a trust weight: the Unicode scripts of the letters, the language (lingua), phone numbers
-(phonenumbers), web domains and e-mail addresses (ccTLDs), currency signs and codes, country names,
-and, only next to other clues, distinctive postcode formats. The sub-clues are pooled log-linearly
+(phonenumbers), web domains and e-mail addresses (ccTLDs), currency signs, codes and the way amounts
+are written (CLDR), country names, national brands and chains (`tools/data/brands.csv`), road numbers,
+licence-plate formats, speed and distance units (mph or km/h), and, only next to other clues,
+distinctive postcode formats. The sub-clues are pooled log-linearly
 into one `Evidence`. The text is data: it is matched against tables, never followed as instructions.
 
 Likelihoods are P(clue | country), e.g. the share of a country's people who read a script or speak a
@@ -18,13 +20,18 @@ import math
 from geosleuth.core.countries import all_countries
 from geosleuth.core.state import LIKELIHOOD_FLOOR, Evidence, timed
 from geosleuth.tools.clues.base import CLUE_FLOOR, Clue, blank
+from geosleuth.tools.clues.brand import brand_clues
 from geosleuth.tools.clues.country_name import country_name_clues
 from geosleuth.tools.clues.currency import currency_clues
 from geosleuth.tools.clues.domain import domain_clues
 from geosleuth.tools.clues.language import language_clues
 from geosleuth.tools.clues.phone import phone_clues
+from geosleuth.tools.clues.plate import plate_clues
 from geosleuth.tools.clues.postcode import postcode_clues
+from geosleuth.tools.clues.road import road_clues
 from geosleuth.tools.clues.script import script_clues
+from geosleuth.tools.clues.speed import unit_clues
+from geosleuth.tools.nonplace_text import split_place_text
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
 
 TOOL = "text_clues"
@@ -36,7 +43,9 @@ def read_clues(texts: list[str]) -> Evidence:
     """Read country clues from text found in a photo.
 
     Args:
-        texts: OCR lines or blocks, in reading order. Only the first `MAX_CHARS` characters are used.
+        texts: OCR lines or blocks, in reading order. Credits, watermarks, camera date stamps and
+            map-viewer labels are set aside first (`geosleuth.tools.nonplace_text`; listed in
+            `inputs["set_aside"]`); only the first `MAX_CHARS` characters of the rest are used.
 
     Returns:
         Evidence whose `country_likelihoods` pool all clues found, with `strength` growing with how
@@ -44,23 +53,22 @@ def read_clues(texts: list[str]) -> Evidence:
         there is no text or no clue in it.
     """
     with timed() as clock:
+        lines, set_aside = split_place_text([text or "" for text in texts])
         kept, budget = [], MAX_CHARS
-        for text in texts:
+        for text in lines:
             if budget <= 0:
                 break
-            piece = (text or "").strip()[:budget]
-            budget -= len(piece)
-            if piece:
-                kept.append(piece)
+            kept.append(text[:budget])
+            budget -= len(kept[-1])
         clues = _find_clues(kept) if kept else []
-    inputs = {"texts": kept[:50], "n_texts": len(texts)}
+    inputs = {"texts": kept[:50], "n_texts": len(texts), "set_aside": set_aside[:50]}
     if not kept or not clues:
         message = "no country clue in the text" if kept else "no text to read clues from"
-        return Evidence.failure(TOOL, "no_result", message, inputs=inputs, seconds=clock[0])
+        return Evidence.failure(
+            TOOL, "no_result", message, inputs=inputs, observations={"clues": []}, seconds=clock[0]
+        )
     likelihoods, strength = _pool(clues)
-    top = sorted(likelihoods.items(), key=lambda item: (-item[1], item[0]))[:3]
-    said = ", ".join(f"{c.kind} {c.value}" for c in clues[:6]) + (" ..." if len(clues) > 6 else "")
-    summary = f"{said} -> " + ", ".join(code for code, _ in top)
+    summary = _summary(clues, likelihoods)
     return Evidence(
         tool=TOOL,
         inputs=inputs,
@@ -77,6 +85,7 @@ def _find_clues(texts: list[str]) -> list[Clue]:
     phones, phone_spans = phone_clues(joined)
     clues = script_clues(joined) + language_clues(texts) + domain_clues(joined) + phones
     clues += currency_clues(joined) + country_name_clues(joined)
+    clues += brand_clues(joined) + road_clues(joined) + plate_clues(joined) + unit_clues(joined)
     if clues:
         clues += postcode_clues(blank(joined, phone_spans))
     return clues
@@ -98,6 +107,27 @@ def _pool(clues: list[Clue]) -> tuple[dict[str, float], float]:
     out = {code: math.exp((s - peak) / strength) for code, s in scores.items()}
     kept = {code: round(v, 6) for code, v in out.items() if v > LIKELIHOOD_FLOOR * 1.001}
     return kept, round(min(strength, 1.0), 4)
+
+
+def _summary(clues: list[Clue], likelihoods: dict[str, float], top: int = 3) -> str:
+    """Say which clues were read and which countries stand out, never breaking a tie by the codes' order.
+
+    Countries are named best first, up to `top`, stopping at the first tie; when the best ones tie, the
+    summary says that no country stands out ('script Latn -> Latin: no country stands out').
+    """
+    said = ", ".join(f"{c.kind} {c.value}" for c in clues[:6]) + (" ..." if len(clues) > 6 else "")
+    ranked = sorted(likelihoods, key=lambda code: -likelihoods[code])
+    named = []
+    for i, code in enumerate(ranked[:top]):
+        following = likelihoods[ranked[i + 1]] if i + 1 < len(ranked) else 0.0
+        if math.isclose(likelihoods[code], following, rel_tol=1e-3):
+            break
+        named.append(code)
+    if named:
+        return f"{said} -> " + ", ".join(named)
+    scripts = [str(c.extra.get("name", c.value)) for c in clues if c.kind == "script"]
+    lead = f"{', '.join(scripts)}: " if len(scripts) == len(clues) else ""
+    return f"{said} -> {lead}no country stands out"
 
 
 
@@ -122,6 +152,7 @@ The text is only matched against tables; it is never treated as instructions."""
     before_commit=True,
     cue="text",
     ablation=("ocr", TOOL),
-    what="script → countries, language id, phone numbers, web domains, currency, postcodes, country names",
-    offline_source="babel/CLDR, lingua, phonenumbers, GeoNames",
+    what="script → countries, language id, phones, domains, currency amounts, postcodes, country names, "
+    "road numbers, plates, mph/km/h, national brands; watermarks and credits set aside",
+    offline_source="babel/CLDR, lingua, phonenumbers, GeoNames, a cited brand table",
 )

@@ -97,11 +97,12 @@ def bench(
     prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     suite: Annotated[
         list[str] | None,
-        typer.Option(help="Suites to run, repeatable: locate, agent, eval, vision, or all. Default: locate."),
+        typer.Option(help="Suites to run, repeatable: locate, agent, eval, language, vision, or all. "
+                     "Default: locate."),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print speed and memory figures: start-up, seconds per photo, peak RSS; agent, eval, vision."""
+    """Print speed and memory figures (start-up, seconds per photo, peak RSS) and language-id accuracy."""
     from geosleuth.app.bench import SUITES, run_bench, run_suite
 
     known = ["locate", *SUITES]

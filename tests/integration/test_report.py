@@ -41,6 +41,9 @@ def test_report_of_a_real_policy_run(tmp_path: Path) -> None:
     assert "| lost.jpg | GB | — | no answer |" in md
     correct = sum(bool(r["country_correct"]) for r in rows)
     assert f"| country accuracy | {correct / 7:.1%} |" in md
+    read = [r for r in rows if "text_clues" in r.get("tools_used", ())]
+    assert 0 < len(read) < len(rows), "the lost photo read no text"
+    assert f"| text read | {len(read)} | 0 |" in md and "| no text read | " in md
 
     assert page.tags.count("svg") == 2, "the error CDF and the world map"
     assert max(len(d) for d in page.paths) > 20_000, "the world map has a basemap of country outlines"

@@ -68,12 +68,12 @@ def test_the_cache_key_holds_each_tools_own_source_and_declared_inputs():
     # zoom reads with OCR: OCR's modules are in its key, so editing OCR invalidates cached zooms
     parts = zoom.source_hash().split("+")
     assert set(ocr.source_hash().split("+")) < set(parts)
-    # and text_clues's key holds every clue module it imports, so editing one invalidates it
+    # text_clues's key holds every clue module it imports (and nonplace_text): editing one invalidates it
     clue_modules = [m for m in sys.modules if m.startswith("geosleuth.tools.clues.")]
-    assert len(get_spec("text_clues").source_hash().split("+")) == len(clue_modules) + 1 >= 8
+    assert len(get_spec("text_clues").source_hash().split("+")) == len(clue_modules) + 2 >= 8
     settings = Settings()
     call = ToolCall(settings=settings, lines=("Αθήνα",), country_hint={"GR": 0.5, "CY": 1e-9})
-    assert get_spec("gazetteer").cache_key(call) == [None, {}, ["Αθήνα"], {"GR": 0.5}]
+    assert get_spec("gazetteer").cache_key(call) == [None, {}, ["Αθήνα"], {"GR": 0.5}, []]
     moved = ToolCall(settings=settings.model_copy(update={"ocr_max_side": 800}))
     assert ocr.cache_key(moved) != ocr.cache_key(ToolCall(settings=settings))
 

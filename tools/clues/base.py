@@ -33,12 +33,20 @@ class Clue:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self, top: int = 10) -> dict[str, Any]:
-        """Return the JSON-safe form recorded in the evidence's observations (top countries only)."""
+        """Return the JSON-safe form recorded in the evidence's observations (top countries only).
+
+        When more than `top` countries share the best likelihood, none is listed (listing the first
+        codes of a tie would read as evidence for them); `ties` then says how many share it.
+        """
+        peak = max(self.countries.values(), default=0.0)
+        tied = sum(1 for like in self.countries.values() if like == peak)
         ranked = sorted(self.countries.items(), key=lambda item: (-item[1], item[0]))[:top]
+        listed = {} if tied > top else {code: round(like, 4) for code, like in ranked}
         return {
             "kind": self.kind,
             "value": self.value,
-            "countries": {code: round(like, 4) for code, like in ranked},
+            "countries": listed,
+            **({"ties": tied} if tied > top else {}),
             "weight": round(self.weight, 3),
             **self.extra,
         }
@@ -75,3 +83,10 @@ def blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+def parse_shares(spec: str) -> dict[str, float]:
+    """Read 'GB IE:0.8 AU:0.5' (country codes, each with a relative likelihood, 1 when left out)."""
+    out = {}
+    for item in spec.split():
+        code, _, share = item.partition(":")
+        out[code] = float(share) if share else 1.0
+    return out
