@@ -1,17 +1,17 @@
-"""The point to answer for a country when no evidence placed one there: its population's median point.
+"""The point to answer for a country when no evidence placed one there: its largest city.
 
-When a photo is placed in a country but nothing names a spot, the answer that minimises the expected
-distance to where the photo was taken is the point minimising the population-weighted sum of
-great-circle distances to the country's people: the spatial (geometric) median of its population.
-It is estimated from the populated places of the offline gazetteer (GeoNames places of 1000+ people,
-each weighted by its population), and snapped to the populated place of that country that scores
-best, so the answer always names a real town inside the country. For the United States this lands in
-the Midwest, not in Washington D.C. on the east coast (the capital, used before, cost every US photo
-without a place name about 1,000 km against the median point).
+When a photo is placed in a country but nothing names a spot, the answer should be where photos of
+that country are likeliest. Photos concentrate where people are densest, and more than in proportion
+to population: urban activity grows faster than city size (Bettencourt et al., "Growth, innovation,
+scaling, and the pace of life in cities", PNAS 2007), and tourism and photo sharing concentrate in the
+big metropolises. So the point is the country's most populous GeoNames place (general data, not fitted
+to any benchmark). Measured on the development set (docs/fusion.md), two alternatives did worse for
+US photos: the population's spatial median (Robinson, Illinois) and the place with the best
+population-weighted expected GeoScore (Columbus, Ohio); both lie between the population clusters,
+where few photos are taken.
 
-Why population: where people live is where most photos are taken, and it is general data, not fitted
-to any benchmark. The radius is the population's mean distance to the point (the expected error).
-The table is built once from the index (a few seconds) and cached with it (`geosleuth.core.cache`).
+The radius is the population's mean distance to the point (the expected error). The table is built
+once from the index (seconds) and cached (`geosleuth.core.cache`).
 """
 
 from __future__ import annotations
@@ -25,16 +25,13 @@ from geosleuth.core.cache import cached_pickle, source_key
 from geosleuth.core.geo import EARTH_RADIUS_KM
 from geosleuth.tools.gazetteer_index import get_index, unit_vectors
 
-FORMAT = 1
+FORMAT = 3
 """Bump when the way the points are chosen changes."""
-CANDIDATES = 150
-"""Populated places tried as the snapped point: the biggest ones and those nearest the median."""
-WEISZFELD_STEPS = 60
 
 
 @dataclass(frozen=True, slots=True)
 class CountryPoint:
-    """A country's population median point: the place it snaps to and the expected distance from it."""
+    """A country's point: the town it is at and the population's mean distance from it."""
 
     lat: float
     lon: float
@@ -47,7 +44,7 @@ _LOCK = threading.Lock()
 
 
 def country_point(code: str) -> CountryPoint | None:
-    """Return the population median point of a country (ISO alpha-2), None when it has no places."""
+    """Return the point of a country (ISO alpha-2): its largest city; None when it has no places."""
     global _POINTS
     with _LOCK:
         if _POINTS is None:
@@ -66,7 +63,7 @@ def _build() -> dict[str, CountryPoint]:
     for code in np.unique(countries):
         rows = np.flatnonzero((countries == code) & (weights > 0))
         if rows.size:
-            best, mean_km = _median_place(vectors[rows], weights[rows])
+            best, mean_km = _best_place(vectors[rows], weights[rows])
             i = int(rows[best])
             points[str(code)] = CountryPoint(
                 lat=float(index.lat[i]), lon=float(index.lon[i]), place=index.names[i], mean_km=mean_km
@@ -74,26 +71,8 @@ def _build() -> dict[str, CountryPoint]:
     return points
 
 
-def _median_place(vectors: np.ndarray, weights: np.ndarray) -> tuple[int, float]:
-    """Return the row of the place nearest the weighted spatial median, and its mean distance (km).
-
-    Weiszfeld's iteration on unit vectors finds the median; then the biggest places and those nearest
-    it are scored by their exact population-weighted mean great-circle distance, and the best wins.
-    """
-    guess = _normalised(weights @ vectors)
-    for _ in range(WEISZFELD_STEPS):
-        inverse = weights / np.maximum(np.linalg.norm(vectors - guess, axis=1), 1e-9)
-        guess = _normalised(inverse @ vectors)
-    biggest = np.argsort(-weights)[:CANDIDATES]
-    nearest = np.argsort(np.linalg.norm(vectors - guess, axis=1))[:CANDIDATES]
-    tried = np.unique(np.concatenate((biggest, nearest)))
-    costs = np.concatenate([
-        np.arccos(np.clip(vectors[chunk] @ vectors.T, -1.0, 1.0)) @ weights
-        for chunk in np.array_split(tried, max(1, tried.size // 100))
-    ]) * EARTH_RADIUS_KM / weights.sum()
-    return int(tried[int(np.argmin(costs))]), round(float(costs.min()), 1)
-
-
-def _normalised(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
+def _best_place(vectors: np.ndarray, weights: np.ndarray) -> tuple[int, float]:
+    """Return the row of the most populous place, and the population's mean distance to it (km)."""
+    best = int(np.argmax(weights))
+    km = np.arccos(np.clip(vectors @ vectors[best], -1.0, 1.0)) * EARTH_RADIUS_KM
+    return best, round(float(km @ weights / weights.sum()), 1)

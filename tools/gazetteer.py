@@ -105,6 +105,24 @@ STOP_WORDS = frozenset(
 )
 """Function words that never start or end a place-name n-gram."""
 
+STREET_BEFORE = frozenset(
+    "rue bd boulevard av avenue allee allée chemin place pl via viale piazza corso calle c carrer avda "
+    "avinguda paseo rua travessa ul ulica ulitsa aleja strada str".split()
+)
+"""Street-type words written before a street's name (French, Italian, Spanish, Catalan, Portuguese,
+Polish, Russian, Romanian address forms): "Bd Saint-Germain" names a street, not Saint-Germain."""
+
+STREET_AFTER = frozenset(
+    "street st road rd avenue ave av boulevard blvd lane ln drive dr way place pl court ct terrace "
+    "highway hwy parkway pkwy strasse straße str weg gasse allee platz ring damm ufer laan straat "
+    "gatan gata vej vegen veien katu utca".split()
+)
+"""Street-type words written after a street's name (English, German, Dutch, Nordic, Finnish,
+Hungarian): "Wheeling Avenue" names a street, not Wheeling."""
+
+_POSTCODE_BEFORE = r"(?<![\w-])(?:[A-Z]{1,2}-)?\d{4,6}\s+"
+"""A postcode right before a name: the town of a postal address ("75006 Paris", "D-80331 München")."""
+
 
 @dataclass(frozen=True, slots=True)
 class _Reading:
@@ -201,10 +219,28 @@ def _population(place: Place) -> int:
     return place.population if place.feature == "P" else LANDMARK_POPULATION
 
 
+def _street_name(words: list[str], start: int, end: int) -> bool:
+    """Whether the phrase at words[start:end] is written as a street's name ("Bd Saint-Germain")."""
+    before = fold(words[start - 1]) if 0 < start <= len(words) else ""
+    after = fold(words[end]) if end < len(words) else ""  # CJK spans lie past the words: neither
+    return before in STREET_BEFORE or after in STREET_AFTER
+
+
+def _postal_town(line: str, phrase: str) -> bool:
+    """Whether the phrase follows a postcode in the line, as the town of an address does."""
+    return re.search(_POSTCODE_BEFORE + re.escape(phrase) + r"(?!\w)", line) is not None
+
+
 def _readings(
-    phrase: str, found: list[tuple[Place, float]], layout: float, rest: str, after: str
+    phrase: str, found: list[tuple[Place, float]], layout: float, rest: str, after: str,
+    address: tuple[bool, bool] = (False, False),
 ) -> tuple[_Reading, ...]:
-    """Weigh each place a phrase matched; keep only the namesakes in context when some are."""
+    """Weigh each place a phrase matched; keep only the namesakes in context when some are.
+
+    `address` says whether the phrase is written as a street's name (then every reading is weak) and
+    whether it follows a postcode (then it counts as in context, like a region written beside it).
+    """
+    street, postal = address
     key = fold(phrase)
     single = " " not in key and not _UNSPACED.search(phrase)
     readings = []
@@ -215,7 +251,7 @@ def _readings(
         unlike = alias and primary.isascii() == key.isascii() and fuzz.ratio(key, primary) < UNLIKE * 100
         if unlike and chance < WEAK_CHANCE:
             continue  # an alternate that is an ordinary word or a brand: "Google" for Topeka
-        in_context = _in_context(place, rest, after)
+        in_context = postal or _in_context(place, rest, after)
         if in_context and chance < 1.0:
             odds = CONTEXT_ODDS * chance / (1.0 - chance)
             chance = odds / (1.0 + odds)
@@ -223,7 +259,7 @@ def _readings(
         short_alias = (
             single and alias and len(key) <= SHORT_ALIAS and _population(place) < SHORT_ALIAS_POPULATION
         )
-        weak = chance * layout < WEAK_CHANCE or unlike or fuzzy or short_alias
+        weak = chance * layout < WEAK_CHANCE or unlike or fuzzy or short_alias or street
         readings.append(_Reading(place, quality, chance, in_context, weak))
     if any(r.in_context for r in readings):
         readings = [r for r in readings if r.in_context]
@@ -306,7 +342,8 @@ def find_places(
                 layout = _layout(phrase, words, start, end)
                 after = words[end] if end < len(words) else ""
                 rest = f" {context.replace(fold(phrase), ' ')} "
-                readings = _readings(phrase, found, layout, rest, after)
+                address = (_street_name(words, start, end), _postal_town(line, phrase))
+                readings = _readings(phrase, found, layout, rest, after, address)
                 if readings:
                     phrases.append(_Phrase(phrase, _length(phrase, letters), layout, readings))
         phrases = _supported(phrases, hint)

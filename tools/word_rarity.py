@@ -160,6 +160,24 @@ def _word_zipf(word: str, language: str) -> float:
     return float(zipf_frequency(word, language)) if language in _WORDLISTS else 0.0
 
 
+KNOWN_ZIPF = 1.0
+"""A word with at least this Zipf frequency in a language (once per 100 million words) is a word of it."""
+
+
+def known_share(text: str, language: str) -> float | None:
+    """Return the share of a text's words of three letters or more found in a language's word list.
+
+    None when wordfreq has no list for the language (or none without a tokeniser), or the text has no
+    such word: then nothing can be said. Used to check that text identified as a language is made of
+    its words, not of OCR noise the detector had to call something.
+    """
+    lang = _ALIASES.get(language, language)
+    words = [w.casefold() for w in _WORD.findall(text) if len(w) >= 3]
+    if lang not in _WORDLISTS or not words:
+        return None
+    return sum(_word_zipf(w, lang) >= KNOWN_ZIPF for w in words) / len(words)
+
+
 def place_chance(phrase: str, population: int, languages: Sequence[str] = ("en",)) -> float:
     """Return the chance that a phrase read in a photo names a place of this size, not an ordinary word.
 

@@ -257,3 +257,12 @@ def test_a_landmark_on_the_sign_is_the_point(landmarks):
     sign = find_places(["KENNEDY SPACE CENTER", "Titusville, Florida"], sources=landmarks)
     assert sign.candidates[0].label.startswith("Kennedy Space Center, Florida, US")
     assert sign.candidates[1].label.startswith("Titusville, Florida, US")
+
+
+def test_an_address_names_its_town_after_the_postcode_and_not_its_street():
+    ev = find_places(["Café de Flore", "172 Bd Saint-Germain", "75006 Paris", "Tél. 01 45 48 55 26"])
+    assert ev.ok and ev.places[0].startswith("Paris, Île-de-France, FR")
+    assert ev.strength > find_places(["Paris"]).strength  # the postcode says it is the address's town
+    assert not find_places(["123 Wheeling Avenue"]).ok  # a street named after a town is not the town
+    munich = find_places(["Hauptstraße 5", "D-80331 München"])
+    assert munich.ok and munich.candidates[0].country_code == "DE" and "Munich" in munich.places[0]

@@ -162,3 +162,17 @@ def test_thresholds_come_from_the_measurement():
 
 def test_language_bench_suite_is_registered():
     assert SUITES["language"] == "geosleuth.app.bench_language:run"
+
+
+def test_a_language_counts_by_how_many_of_the_texts_words_are_its_words():
+    from geosleuth.tools.clues.language import UNLISTED, language_clues
+    from geosleuth.tools.word_rarity import known_share
+
+    assert known_share("Wir schneiden und Sie fönen", "de") == 1.0
+    assert known_share("Wir schneiden und Sie fönen", "xx") is None
+    real = language_clues(["Ristorante da Mario, cucina tipica romana dal 1950"])[0]
+    assert real.value == "it" and real.extra["known_words"] == 1.0
+    noise = language_clues(["BLESSINGS", "Dunlop St", "125, DUNLOP STREET", "WHOLESALERS OF INDIANAIR", "EMPORII"])
+    unchecked = [c for c in noise if c.extra["known_words"] is None]
+    assert all(c.weight <= UNLISTED for c in unchecked)  # a guess like Yoruba no list can confirm
+    assert all(c.weight < real.weight for c in noise)

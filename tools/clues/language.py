@@ -16,7 +16,9 @@ strength:
 * The likelihood mixes, by the detector's confidence, the countries of each language written in the
   text's script (share of each country's people speaking it), and the weight is the detector's
   confidence in its top language times how distinctive the mixture is (English fits most countries a
-  bit), not a curve of the text's length.
+  bit), not a curve of the text's length, times the share of the text's words found in that language's
+  word list (wordfreq; `UNLISTED` for a language without one): OCR noise the detector must call
+  something (Tsonga, Yoruba, Esperanto for garbled Latin letters) is not made of a language's words.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import regex
 from geosleuth.core.countries import all_countries, countries_for_language
 from geosleuth.tools.clues.base import HOST, NOT_WORDS, Clue, distinctiveness, relative, shares
 from geosleuth.tools.clues.script import letter_counts, writing_system
+from geosleuth.tools.word_rarity import known_share
 
 TARGET_ACCURACY = 0.9
 """Share of known-sentence snippets of a script (mean over its languages) the detector must get right at
@@ -61,6 +64,9 @@ SIGNAGE_FLOOR: dict[str, float] = {"en": 0.2}
 speakers: English is the world's lingua franca of shop names, brands, tourist and transport signs (Japan,
 China, Korea, the Gulf, Europe). Without it an English sign would cut a country where few people speak
 English fifty-fold; with it, five-fold. A modelling assumption from general knowledge, not a fit."""
+
+UNLISTED = 0.3
+"""Weight factor of a language with no word list to check the text against (`known_share` is None)."""
 
 _NORMALISE = str.maketrans("șțȘȚ", "şţŞŢ")
 """Romanian letters with a comma below, as the detector's models spell them (with a cedilla): measured,
@@ -163,11 +169,14 @@ def clue_for(text: str, script: str, letters: int) -> Clue | None:
             floor = confidence * SIGNAGE_FLOOR[lang]
             likes = {code: max(likes.get(code, 0.0), floor) for code in all_countries()}
     top, confidence = guesses[0]
-    weight = confidence * (WEIGHT_BASE + WEIGHT_DISTINCT * distinctiveness(likes))
+    known = known_share(text, top)
+    lexical = UNLISTED if known is None else known
+    weight = lexical * confidence * (WEIGHT_BASE + WEIGHT_DISTINCT * distinctiveness(likes))
     extra = {
         "letters": letters,
         "script": script,
         "confidence": round(confidence, 3),
+        "known_words": None if known is None else round(known, 3),
         "languages": {lang: round(c, 3) for lang, c in guesses[:5]},
     }
     return Clue("language", top, likes, weight, extra)
