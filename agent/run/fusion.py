@@ -7,9 +7,9 @@ Documented in docs/fusion.md. In short:
    fusion weight (its `ToolSpec.weight`) and the evidence's own `strength`.
 3. The Guess takes the most probable country; its point is the best-supported candidate point inside
    that country (weight x evidence strength, summed over candidates within 25 km of each other), or,
-   when no evidence placed a point there, the country's population median point (the point that
-   minimises the expected distance to its people; `geosleuth.tools.country_points`), with the
-   population's mean distance to it as the radius.
+   when no evidence placed a point there, the country's largest city (`geosleuth.tools.country_points`,
+   measured against two central points in docs/fusion.md), with the population's mean distance to it
+   as the radius.
 """
 
 from __future__ import annotations
@@ -129,8 +129,8 @@ def commit(fusion: Fusion) -> Guess:
     point = best_point(belief, code, strengths)
     if point is not None:
         lat, lon, radius = point.lat, point.lon, point.radius_km
-    elif (median := country_point(code)) is not None:
-        lat, lon, radius = median.lat, median.lon, max(25.0, median.mean_km)
+    elif (city := country_point(code)) is not None:
+        lat, lon, radius = city.lat, city.lon, max(25.0, city.mean_km)
     elif country.capital_lat is not None and country.capital_lon is not None:
         lat, lon = country.capital_lat, country.capital_lon
         radius = max(25.0, math.sqrt(country_areas_km2().get(code, 10_000.0) / math.pi))

@@ -9,7 +9,7 @@ from geosleuth.run.fusion import Fusion, best_point, commit, prior_belief
 from geosleuth.tools.country_points import country_point
 
 
-def test_no_evidence_commits_to_the_prior_top_at_its_population_median_point():
+def test_no_evidence_commits_to_the_prior_top_at_its_largest_city():
     guess = commit(Fusion(prior=prior_belief("population")))
     assert guess.country_code in {"CN", "IN"}
     point = country_point(guess.country_code)

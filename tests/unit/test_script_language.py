@@ -172,7 +172,8 @@ def test_a_language_counts_by_how_many_of_the_texts_words_are_its_words():
     assert known_share("Wir schneiden und Sie fönen", "xx") is None
     real = language_clues(["Ristorante da Mario, cucina tipica romana dal 1950"])[0]
     assert real.value == "it" and real.extra["known_words"] == 1.0
-    noise = language_clues(["BLESSINGS", "Dunlop St", "125, DUNLOP STREET", "WHOLESALERS OF INDIANAIR", "EMPORII"])
+    lines = ["BLESSINGS", "Dunlop St", "125, DUNLOP STREET", "WHOLESALERS OF INDIANAIR", "EMPORII"]
+    noise = language_clues(lines)
     unchecked = [c for c in noise if c.extra["known_words"] is None]
     assert all(c.weight <= UNLISTED for c in unchecked)  # a guess like Yoruba no list can confirm
     assert all(c.weight < real.weight for c in noise)
