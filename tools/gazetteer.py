@@ -50,7 +50,7 @@ from geosleuth.core.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
 from geosleuth.tools.gazetteer_index import Place, fold, get_index, pop_factor, radius_for, ranked_places
 from geosleuth.tools.nonplace_text import split_place_text
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
-from geosleuth.tools.word_rarity import country_languages, place_chance
+from geosleuth.tools.word_rarity import UNSPACED_LETTER, country_languages, place_chance
 
 TOOL = "gazetteer"
 
@@ -94,7 +94,7 @@ LOWER_CASE = 0.15
 """Layout factor of a phrase written in lower case: names are capitalised, so a lower-case phrase is
 weak whatever its rarity (a word, a logo, a misread: "cove", "got", "mava")."""
 
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]{2,}")
+_UNSPACED = re.compile(UNSPACED_LETTER + "{2,}")
 """Runs of Han, kana or Hangul: scripts written without spaces between words."""
 _WORD = re.compile(r"(?<!\d)[^\W\d_]+(?:['’-][^\W\d_]+)*(?!\d)")
 """A word: letters (with inner apostrophes and hyphens), not glued to digits as in a plate '4LAE651'."""

@@ -91,7 +91,9 @@ SCRIPT_LANGUAGES = (
 )
 """The wordfreq languages written in each non-Latin script it has (Han, kana and Hangul aside)."""
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
+UNSPACED_LETTER = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]"
+"""A kana, Han or Hangul character: scripts written without spaces between words."""
+_CJK = re.compile(UNSPACED_LETTER)
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _WORD = re.compile(r"[^\W\d_]+")
 

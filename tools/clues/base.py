@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from geosleuth.core.countries import all_countries
 from geosleuth.core.state import LIKELIHOOD_FLOOR
@@ -20,6 +21,34 @@ HOST = re.compile(
 NUMBER = r"\d[\d.,' ]*"
 NOT_WORDS = re.compile(r"\S*[\d@]\S*")
 """Tokens with digits or '@' (numbers, codes, e-mails): noise for language identification."""
+
+
+R = TypeVar("R")
+
+
+class Finder(Protocol):
+    """A compiled pattern of `re` or `regex`: what `first_matches` needs of it."""
+
+    def finditer(self, string: str) -> Iterator[Any]:
+        """Yield the pattern's matches in a text."""
+
+
+def first_matches(
+    rules: Iterable[tuple[Finder, R]], text: str, skip: Callable[[int, int], bool] | None = None
+) -> Iterator[tuple[R, Any]]:
+    """Yield (rule, match) for each rule's matches, in rule order, leaving out overlapping ones.
+
+    A match that overlaps one yielded before (an earlier, more specific rule read that text), or that
+    `skip(start, end)` rejects, is left out.
+    """
+    taken: list[tuple[int, int]] = []
+    for pattern, rule in rules:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            if any(a < end and start < b for a, b in taken) or (skip is not None and skip(start, end)):
+                continue
+            taken.append((start, end))
+            yield rule, match
 
 
 @dataclass

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from geosleuth.tools.clues.base import Clue, distinctiveness, parse_shares
+from geosleuth.tools.clues.base import Clue, distinctiveness, first_matches, parse_shares
+from geosleuth.tools.word_rarity import UNSPACED_LETTER
 
 DATA_FILES = ("data/brands.csv",)
 """The package tables this module reads (hashed into the tool cache key by `ToolSpec.source_hash`)."""
@@ -30,7 +31,7 @@ DATA_FILES = ("data/brands.csv",)
 BRAND_WEIGHT = 0.4
 ORDINARY_WEIGHT = 0.15
 
-_UNSPACED = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+_UNSPACED = re.compile(UNSPACED_LETTER)
 """Kana, Han and Hangul: scripts whose words run together, so names are matched inside runs."""
 
 
@@ -97,16 +98,10 @@ def brand_clues(text: str) -> list[Clue]:
     loose, exact = _patterns()
     seen: Counter[str] = Counter()
     found: dict[str, Brand] = {}
-    taken: list[tuple[int, int]] = []
-    for pattern in (loose, exact):
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(a < end and start < b for a, b in taken):
-                continue
-            taken.append((start, end))
-            brand = brands()[_fold(match.group(0))]
-            found[brand.name] = brand
-            seen[brand.name] += 1
+    for _, match in first_matches(((loose, None), (exact, None)), text):
+        brand = brands()[_fold(match.group(0))]
+        found[brand.name] = brand
+        seen[brand.name] += 1
     clues = []
     for name, n in seen.most_common():
         brand = found[name]

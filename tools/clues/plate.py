@@ -22,7 +22,7 @@ from functools import cache
 
 import regex
 
-from geosleuth.tools.clues.base import Clue, parse_shares
+from geosleuth.tools.clues.base import Clue, first_matches, parse_shares
 
 NL = "[BDFGHJKLNPRSTVXZ]"
 """Letters on Dutch plates (no vowels, C, Q, W; M only on a few)."""
@@ -81,12 +81,7 @@ def _plates() -> tuple[tuple[regex.Pattern[str], dict[str, float], float], ...]:
 def plate_clues(text: str) -> list[Clue]:
     """Return one clue per plate-shaped token in a distinctive national format."""
     found: dict[str, Clue] = {}
-    taken: list[tuple[int, int]] = []
-    for pattern, likes, weight in _plates():
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(a < end and start < b for a, b in taken):
-                continue
-            taken.append((start, end))
-            found.setdefault(match.group(0), Clue("plate", match.group(0), dict(likes), weight))
+    rules = ((pattern, (likes, weight)) for pattern, likes, weight in _plates())
+    for (likes, weight), match in first_matches(rules, text):
+        found.setdefault(match.group(0), Clue("plate", match.group(0), dict(likes), weight))
     return list(found.values())

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 
-from geosleuth.tools.clues.base import Clue, distinctiveness, parse_shares
+from geosleuth.tools.clues.base import Clue, distinctiveness, first_matches, parse_shares
 
 
 @dataclass(frozen=True)
@@ -142,16 +142,13 @@ def road_clues(text: str) -> list[Clue]:
     """Return one clue per road number: exact shapes anywhere, letter-number tokens next to road words."""
     exact, tokens = _rules()
     found: dict[str, Clue] = {}
-    taken: list[tuple[int, int]] = []
-    for rules in (exact, tokens if ROAD_WORDS.search(text) else ()):
-        for rule in rules:
-            for match in rule.pattern.finditer(text):
-                start, end = match.span()
-                if any(a < end and start < b for a, b in taken) or _not_a_road(text, start, end):
-                    continue
-                taken.append((start, end))
-                value = re.sub(r"\s+", "" if rules is tokens else " ", match.group(0))
-                found.setdefault(value, Clue("road", value, dict(rule.countries), rule.weight))
+    rules = [(rule.pattern, (rule, " ")) for rule in exact]
+    if ROAD_WORDS.search(text):
+        rules += [(rule.pattern, (rule, "")) for rule in tokens]  # a token is written without spaces
+    skip = partial(_not_a_road, text)
+    for (rule, space), match in first_matches(rules, text, skip):
+        value = re.sub(r"\s+", space, match.group(0))
+        found.setdefault(value, Clue("road", value, dict(rule.countries), rule.weight))
     return list(found.values())
 
 
