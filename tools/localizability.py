@@ -3,7 +3,8 @@
 GeoReasoner (Li et al., 2024) scores street views by how many locatable cues they hold and trains
 only on the locatable ones. Here the score is computed at run time from the evidence and the belief,
 so the agent can stop early on a hopeless photo (a close-up of a cat) and evals can measure accuracy
-under abstention. It needs no CLIP weights; it uses CLIP's scene prompts when they ran.
+under abstention. It needs no CLIP weights; it uses CLIP's scene prompts and the scene tool's labels
+when they ran.
 
 Cues, each a signal in [0, 1]; which tool feeds which cue is its spec's `cue`:
 
@@ -16,12 +17,19 @@ Cues, each a signal in [0, 1]; which tool feeds which cue is its spec's `cue`:
   some evidence has spoken about countries (the prior alone says nothing about the photo).
 * `spread` - how close the belief's candidate points lie together: exp(-d / 500 km), d the weighted
   mean distance of the points from their weighted centre (0 without points).
-* `scene` - CLIP's expected locatability of the scene kind (landmark, signs, street ... close-up,
-  generic), from the clip_zero_shot evidence.
+* `scene` - the expected locatability of the scene kind (`observations["localizable"]`): CLIP's
+  (landmark, signs, street ... close-up, generic) from clip_zero_shot, or the ImageNet labels' from
+  `scene` (landmark, street, landscape, other, close-up; `geosleuth.tools.scene_labels`).
 
 They are combined by a weighted noisy-OR, `1 - prod(1 - w_i * s_i)`: any one strong cue makes a photo
-locatable, and weak cues add up. The weights (`WEIGHTS`) are judgements written down here; nothing is
-fitted to benchmark labels.
+locatable, and weak cues add up. A noisy-OR can only rise, so a close-up lowers the score another
+way: the scene tool's close-up share c (`observations["closeup"]`, the probability of pet, food,
+insect and household-object classes) scales every cue but the GPS fix by `1 - CLOSEUP_WEIGHT * c`.
+`CLOSEUP_WEIGHT` = 0.5: a photo that is surely a close-up keeps half of what its other cues say,
+since a pet, a dish or a product travels with its owner and the text on a package or a menu names
+where it was made or sold more than where it was photographed, yet such text often still names the
+place; a GPS fix is where the camera was and keeps its full weight. The weights (`WEIGHTS`,
+`CLOSEUP_WEIGHT`) are judgements written down here; nothing is fitted to benchmark labels.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from geosleuth.tools import registry
 
 WEIGHTS = {"metadata": 1.0, "text": 0.8, "places": 0.7, "belief": 0.6, "spread": 0.4, "scene": 0.6}
 """How far each cue alone can take the score towards 1."""
+CLOSEUP_WEIGHT = 0.5
+"""How far a sure close-up scales down every cue but the GPS fix (see the module docstring)."""
 SPREAD_SCALE_KM = 500.0
 TEXT_CHARS = 40
 """Characters of readable text that count as a full 'there is text' signal."""
@@ -84,10 +94,26 @@ def localizability_cues(evidence: Sequence[Evidence], belief: Belief) -> dict[st
     return cues
 
 
+def closeup_share(evidence: Sequence[Evidence]) -> float:
+    """How surely the photo is a close-up, in [0, 1]: the largest `closeup` a scene-cue evidence reports."""
+    specs = registry()
+    shares = [
+        float(e.observations["closeup"])
+        for e in evidence
+        if e.ok and e.tool in specs and specs[e.tool].cue == "scene" and "closeup" in e.observations
+    ]
+    return min(1.0, max(0.0, *shares)) if shares else 0.0
+
+
 def localizability(evidence: Sequence[Evidence], belief: Belief) -> float:
-    """Score in [0, 1] of how locatable the photo is from the evidence so far (weighted noisy-OR of cues)."""
+    """Score in [0, 1] of how locatable the photo is from the evidence so far.
+
+    A weighted noisy-OR of the cues, every cue but `metadata` scaled down by the close-up share.
+    """
     cues = localizability_cues(evidence, belief)
+    damping = 1.0 - CLOSEUP_WEIGHT * closeup_share(evidence)
     miss = 1.0
     for name, signal in cues.items():
-        miss *= 1.0 - WEIGHTS[name] * min(1.0, max(0.0, signal))
+        scale = 1.0 if name == "metadata" else damping
+        miss *= 1.0 - WEIGHTS[name] * scale * min(1.0, max(0.0, signal))
     return 1.0 - miss

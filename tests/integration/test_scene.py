@@ -19,7 +19,9 @@ from skimage import data
 
 from geosleuth.core.config import Settings
 from geosleuth.core.photo import load_photo
+from geosleuth.core.state import Belief, Evidence
 from geosleuth.tools import get_spec, scene
+from geosleuth.tools.localizability import localizability
 from geosleuth.tools.spec import ToolCall
 
 CATS = {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}  # ImageNet classes 281-285
@@ -54,7 +56,8 @@ def test_photos_with_a_known_answer_get_their_imagenet_class(settings, photo, ex
         top, p = found.observations["labels"][0]
         assert top in CATS and p > 0.3, found.summary
     assert found.summary.startswith("scene: ") and expected in found.summary
-    assert found.strength == 0.0 and found.country_likelihoods == {}
+    assert found.strength == 0.0 and found.country_likelihoods == {}  # a cat or a cup says no country
+    assert found.observations["indicative"] == []
     assert found.observations["model"] == "efficientnet-lite2"
     assert found.observations["device"] == "CPUExecutionProvider"
     assert found.observations["onnx"] == scene.model_path(settings).name
@@ -96,7 +99,7 @@ def test_a_damaged_or_mismatched_onnx_file_is_rebuilt(settings, tmp_path, monkey
     shutil.copy(good.with_name(good.name + ".json"), sidecar)
     original = path.read_bytes()
     path.write_bytes(original[: len(original) // 2])  # damaged: truncated
-    rebuilt = scene.build_model(copy)  # the real export
+    rebuilt = scene.build_model(copy)  # rewritten from the export
     assert hashlib.sha256(rebuilt).digest() == hashlib.sha256(path.read_bytes()).digest()
     assert json.loads(sidecar.read_text())["sha256"] == hashlib.sha256(rebuilt).hexdigest()
     assert len(rebuilt) == len(original)
@@ -104,10 +107,15 @@ def test_a_damaged_or_mismatched_onnx_file_is_rebuilt(settings, tmp_path, monkey
 
     exports = []
     monkeypatch.setattr(scene, "_export", lambda weights: exports.append(weights) or original)
+    other = copy.model_copy(update={"cache_dir": tmp_path / "another-cache"})
+    assert scene.build_model(other) == rebuilt and exports == []  # a new cache gets this process's export
+    assert scene.built_model(other) == scene.model_path(other)
+    monkeypatch.setattr(scene, "_exported", {})
     assert scene.build_model(copy) == rebuilt and exports == []  # intact: no export
     sidecar.write_text(json.dumps({"sha256": "0" * 64}))  # mismatched
     assert scene.build_model(copy) == original and len(exports) == 1
     sidecar.unlink()  # no record
+    scene._exported.clear()
     scene.build_model(copy)
     assert len(exports) == 2 and sidecar.is_file()
 
@@ -128,8 +136,25 @@ def test_the_tool_runs_through_the_registry_on_a_loaded_photo(settings, tmp_path
     found = spec.run(ToolCall(settings=Settings(cache_dir=settings.cache_dir), photo=load_photo(path)))
     assert found.ok, found.summary
     assert [name for name, _ in found.observations["labels"]][0] in CATS
-    assert spec.needs == ("photo",) and spec.cue is None
+    assert spec.needs == ("photo",) and spec.cue == "scene"
     json.dumps(found.model_dump(mode="json"))  # traces store it as JSON
+
+
+def rocket() -> Image.Image:
+    return Image.fromarray(data.rocket())  # a Falcon 9 on its pad at Cape Canaveral
+
+
+def test_a_pet_or_a_cup_reads_as_a_close_up_and_lowers_localizability_an_outdoor_scene_does_not(settings):
+    cat, cup, pad = (scene.classify(photo(), settings) for photo in (chelsea, coffee, rocket))
+    for close in (cat, cup):
+        assert close.observations["closeup"] > 0.7 and close.observations["localizable"] < 0.05, close.summary
+        assert close.summary.endswith("; a close-up (pet, food or object)")
+    assert pad.observations["closeup"] < 0.1 and pad.observations["localizable"] > 0.1, pad.summary
+    assert "close-up" not in pad.summary
+    text = Evidence(tool="text_clues", country_likelihoods={"US": 0.9, "CA": 0.1}, strength=0.6)
+    belief = Belief.from_prior({"US": 1.0, "CA": 1.0})
+    with_cat, alone, with_pad = (localizability(seen, belief) for seen in ([text, cat], [text], [text, pad]))
+    assert with_cat < 0.8 * alone and alone < with_pad
 
 
 def test_running_a_built_model_does_not_import_torch(settings):

@@ -8,7 +8,13 @@ import pytest
 
 from geosleuth.core.state import Candidate, Evidence
 from geosleuth.run.fusion import Fusion, prior_belief
-from geosleuth.tools.localizability import WEIGHTS, localizability, localizability_cues
+from geosleuth.tools.localizability import (
+    CLOSEUP_WEIGHT,
+    WEIGHTS,
+    closeup_share,
+    localizability,
+    localizability_cues,
+)
 
 
 def fused(*evidence: Evidence) -> Fusion:
@@ -73,3 +79,30 @@ def test_agreeing_points_score_higher_than_scattered_ones():
 def test_clip_scene_locatability_is_used_when_clip_ran():
     scene = Evidence(tool="clip_zero_shot", strength=0.5, observations={"localizable": 0.9})
     assert localizability_cues([scene], fused(scene).belief)["scene"] == 0.9
+
+
+def test_the_scene_tools_label_locatability_feeds_the_scene_cue():
+    labels = Evidence(tool="scene", strength=0.0, observations={"localizable": 0.7, "closeup": 0.0})
+    assert localizability_cues([labels], fused(labels).belief)["scene"] == 0.7
+    assert localizability([labels], fused(labels).belief) == pytest.approx(WEIGHTS["scene"] * 0.7)
+
+
+def test_a_close_up_lowers_every_cue_but_the_gps_fix():
+    clues = Evidence(tool="text_clues", country_likelihoods={"GR": 0.75, "CY": 0.25}, strength=0.8)
+    alone = localizability([clues], fused(clues).belief)
+    pet = Evidence(tool="scene", strength=0.0, observations={"localizable": 0.0, "closeup": 0.9})
+    both = [clues, pet]
+    cues = localizability_cues(both, fused(*both).belief)
+    damping = 1 - CLOSEUP_WEIGHT * 0.9
+    expected = 1 - math.prod(1 - WEIGHTS[name] * damping * value for name, value in cues.items())
+    assert closeup_share(both) == 0.9
+    assert localizability(both, fused(*both).belief) == pytest.approx(expected)
+    assert localizability(both, fused(*both).belief) < 0.7 * alone
+    fix = Evidence(tool="exif", candidates=[Candidate(lat=48.85, lon=2.35)], country_likelihoods={"FR": 1.0})
+    assert localizability([fix, pet], fused(fix, pet).belief) == pytest.approx(1.0)
+
+
+def test_only_successful_scene_cue_evidence_says_close_up():
+    failed = Evidence.failure("scene", "unavailable", "no model", observations={"closeup": 1.0})
+    other = Evidence(tool="text_clues", strength=0.0, observations={"closeup": 1.0})  # not a scene cue
+    assert closeup_share([failed, other]) == 0.0

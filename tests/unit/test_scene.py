@@ -65,6 +65,7 @@ def test_a_failed_build_or_a_missing_package_is_unavailable_evidence_not_an_exce
         raise RuntimeError("exporter exploded\nwith a traceback")
 
     monkeypatch.setattr(scene, "_export", broken)
+    monkeypatch.setattr(scene, "_exported", {})  # nothing exported earlier in this process
     settings = Settings(cache_dir=tmp_path, device="cpu")
     found = scene.classify(Image.new("RGB", (64, 64)), settings)
     assert not found.ok and found.error.type == "unavailable" and found.strength == 0.0
