@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic import BaseModel, Field, PrivateAttr, ValidationError, model_validator
 
 ENV_PREFIX = "GEOSLEUTH_"
 ENV_ALIASES: dict[str, tuple[str, ...]] = {"hf_offline": ("HF_HUB_OFFLINE",), "hf_home": ("HF_HOME",)}
@@ -49,8 +49,9 @@ class Settings(BaseModel):
         description="Let tools read file metadata (EXIF GPS, XMP, JPEG comments). Evals turn it off.",
     )
     tools: tuple[str, ...] = Field(
-        default=("exif", "ocr", "text_clues", "gazetteer", "osm"),
-        description="Tools the policy planner runs, in order.",
+        default=("exif", "scene", "ocr", "text_clues", "gazetteer", "osm"),
+        description="Tools the policy planner runs, in order. Left at this default, `retrieval` joins "
+        "right after `scene` whenever retrieval_index is set.",
     )
     prior: Literal["gdp", "population", "uniform"] = Field(
         default="gdp",
@@ -154,6 +155,12 @@ class Settings(BaseModel):
     retrieval_index: Path | None = Field(
         default=None, description="FAISS index made by `geosleuth index build` for the retrieval tool."
     )
+    retrieval_embedder: Literal["auto", "efficientnet-lite2", "clip"] = Field(
+        default="auto",
+        description="What embeds photos for retrieval (and `geosleuth index build`): efficientnet-lite2 "
+        "(shipped, no weights needed) or clip (clip_model); auto: clip when clip_model is set, else "
+        "efficientnet-lite2. An index is only queried with the embedder that built it.",
+    )
     hf_offline: bool = Field(
         default=False,
         description="Load Hugging Face models from the local cache only, never from the network "
@@ -164,6 +171,14 @@ class Settings(BaseModel):
         description="The Hugging Face cache (also $HF_HOME, which the libraries read themselves; "
         "default: ~/.cache/huggingface); doctor lists the models in its hub/.",
     )
+
+    @model_validator(mode="after")
+    def _retrieval_joins_the_default_tools(self) -> Settings:
+        """With an index configured and `tools` left at its default, retrieval runs right after scene."""
+        if "tools" not in self.model_fields_set and self.retrieval_index is not None:
+            at = self.tools.index("scene") + 1 if "scene" in self.tools else len(self.tools)
+            self.tools = (*self.tools[:at], "retrieval", *self.tools[at:])
+        return self
 
     def sources(self) -> dict[str, Source]:
         """Where each value came from ("default" for all when the settings were not resolved)."""

@@ -117,3 +117,14 @@ def test_config_file(tmp_path, monkeypatch):
         read_config_file(path)
     with pytest.raises(ValueError, match="does not exist"):
         read_config_file(tmp_path / "missing.toml")
+
+
+def test_retrieval_joins_the_default_tools_after_scene_only_when_an_index_is_configured(tmp_path):
+    assert "scene" in Settings().tools and "retrieval" not in Settings().tools
+    tools = Settings(retrieval_index=tmp_path).tools
+    assert tools[tools.index("scene") + 1] == "retrieval"
+    resolved, _ = resolve_settings(env={"GEOSLEUTH_RETRIEVAL_INDEX": str(tmp_path)})
+    assert "retrieval" in resolved.tools
+    env = {"GEOSLEUTH_RETRIEVAL_INDEX": str(tmp_path)}
+    chosen, _ = resolve_settings({"tools": ("ocr", "gazetteer")}, env=env)
+    assert chosen.tools == ("ocr", "gazetteer")  # tools the user chose are exactly those
