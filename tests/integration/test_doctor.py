@@ -11,7 +11,7 @@ from pathlib import Path
 
 from openai_stub import OpenAIStub, closed_port_url
 
-from geosleuth.app.doctor import data_checks, llm_checks, run_checks
+from geosleuth.app.doctor import data_checks, llm_checks, retrieval_index_check, run_checks
 from geosleuth.core.config import Settings
 
 GEOSLEUTH = Path(sys.executable).with_name("geosleuth")
@@ -38,7 +38,12 @@ def test_doctor_json_reports_every_section(tmp_path) -> None:
         )
     assert done.returncode == 0, done.stderr
     checks = _by_name(json.loads(done.stdout)["checks"])
-    assert {section for section, _ in checks} == {"llm", "clip", "ocr", "gpu", "data", "endpoints", "traces"}
+    sections = {"llm", "image models", "clip", "ocr", "gpu", "data", "endpoints", "traces"}
+    assert {section for section, _ in checks} == sections
+    assert checks["image models", "efficientnet-lite2"]["status"] == "missing"  # exported on first use
+    assert "not built yet" in checks["image models", "efficientnet-lite2"]["detail"]
+    assert checks["image models", "onnxruntime"]["status"] == "ok"
+    assert checks["image models", "retrieval_index"]["status"] == "unset"
     assert checks["endpoints", "overpass_url"]["status"] == "ok"
     assert checks["endpoints", "nominatim_url"]["status"] == "offline"
     assert checks["llm", "embedded weights"]["status"] == "ok"
@@ -92,3 +97,11 @@ def test_a_damaged_model_file_is_reported(tmp_path) -> None:
                                                         nominatim_url=closed_port_url()))}
     assert checks["embedded model"].status == "error" and "damaged" in checks["embedded model"].detail
     assert checks["cuda"].status in {"ok", "missing"}
+
+
+def test_the_retrieval_index_is_described_or_reported_unreadable(tmp_path) -> None:
+    (tmp_path / "meta.json").write_text(json.dumps({"count": 12, "embedder": "efficientnet-lite2"}))
+    found = retrieval_index_check(Settings(cache_dir=tmp_path, retrieval_index=tmp_path))
+    assert found.status == "ok" and found.detail == f"{tmp_path}: 12 photos, embedder efficientnet-lite2"
+    broken = retrieval_index_check(Settings(cache_dir=tmp_path, retrieval_index=tmp_path / "nowhere"))
+    assert broken.status == "error" and "not a readable index" in broken.detail
