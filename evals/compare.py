@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from geosleuth.evals.metrics import METRICS, Scored, summarize
+from geosleuth.evals.metrics import METRICS, Scored, per_continent, summarize
 from geosleuth.evals.report import METRIC_LABELS, format_km, format_metric, load_run
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ TIE_KM = 1.0
 """Two errors closer than this are a tie (geocoders round; 1 km is below any threshold that matters)."""
 SWINGS = 5
 """How many of the photos with the largest difference in error each side lists."""
+CONTINENT_METRICS = {"country_accuracy": "country", "within_2500km": "≤2,500 km", "median_km_all": "median"}
+"""The metrics the per-continent table shows for A and B, with their short column names."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class Comparison:
     by_country: Tally
     a_wins: list[tuple[str, float, float]]  # (id, error A, error B): where A was most better
     b_wins: list[tuple[str, float, float]]
+    continents: dict[str, tuple[dict[str, float | int], dict[str, float | int]]]
+    """Per continent of the truth (largest first): A's and B's summaries over the shared photos."""
 
 
 def compare_runs(a: Path, b: Path) -> Comparison:
@@ -74,6 +78,10 @@ def compare_runs(a: Path, b: Path) -> Comparison:
         by_country=_tally([int(sa.country_correct) - int(sb.country_correct) for _, sa, sb in pairs]),
         a_wins=[g for g in gaps if _gap(g) < -TIE_KM][:SWINGS],
         b_wins=[g for g in reversed(gaps) if _gap(g) > TIE_KM][:SWINGS],
+        continents={
+            name: (summary, per_continent(sb for _, _, sb in pairs)[name])
+            for name, summary in per_continent(sa for _, sa, _ in pairs).items()
+        },
     )
 
 
@@ -117,6 +125,17 @@ def print_comparison(c: Comparison, console: Console) -> None:
         metrics.add_row(METRIC_LABELS[name], format_metric(name, va), format_metric(name, vb),
                         _delta(name, va, vb))
     console.print(metrics)
+
+    continents = Table(title="Per continent (truth)", title_justify="left")
+    continents.add_column("continent")
+    continents.add_column("photos", justify="right")
+    for short in CONTINENT_METRICS.values():
+        for side in ("A", "B"):
+            continents.add_column(f"{short} {side}", justify="right")
+    for continent, (sa, sb) in c.continents.items():
+        cells = [format_metric(m, float(s[m])) for m in CONTINENT_METRICS for s in (sa, sb)]
+        continents.add_row(continent, str(sa["n"]), *cells)
+    console.print(continents)
 
     wins = Table(title="Per-photo outcomes", title_justify="left")
     for column in ("judged by", "A better", "B better", "tie"):

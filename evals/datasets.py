@@ -272,6 +272,23 @@ def load_samples(
     return samples
 
 
+def label_column(spec: DatasetSpec, column: str, *, data_root: Path | None = None) -> dict[str, str]:
+    """Return each sample id's value in another column of the label file (e.g. `flickr_owner`).
+
+    Raises:
+        DatasetMissing: the set's label file is not on disk.
+        DatasetError: the label file has no such column.
+    """
+    folder = spec.folder(data_root)
+    if not (folder / spec.labels).is_file():
+        raise DatasetMissing(_missing_message(spec, folder, f"label file {folder / spec.labels} is missing"))
+    rows = _read_rows(spec, folder)
+    if rows and column not in rows[0]:
+        known = ", ".join(rows[0])
+        raise DatasetError(f"{folder / spec.labels} has no column {column!r}; its columns: {known}")
+    return {_image_and_id(spec.columns, row)[1]: (row[column] or "").strip() for row in rows}
+
+
 def _image_and_id(col: dict[str, str | None], row: dict[str, str]) -> tuple[str, str]:
     """Return a label row's image value (image column, else id) and its sample id (else the image's stem)."""
     image_column, id_column = col.get("image"), col.get("id")

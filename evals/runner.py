@@ -5,7 +5,7 @@ yet done on a pool of workers (threads, processes or Ray tasks). The parent proc
 of `results.jsonl`: each finished photo is appended as one JSON line, flushed and fsynced, so after a
 `kill -9` at most the last line is torn; a rerun drops the torn tail, skips the ids already written
 and evaluates the rest, so no row is duplicated or lost. `run.json` records the configuration; a run
-folder made for another dataset, planner, tool list or metadata choice is refused unless
+folder made for another dataset, planner, tool list, metadata choice or subset of photos is refused unless
 `force_new`, which moves the old folder aside.
 
 One photo's failure never stops the run: an unreadable photo, an exception, or going past the
@@ -22,6 +22,7 @@ threads an overdue photo gets its timeout row from the parent and its late resul
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -56,7 +57,7 @@ GRACE_S = 10.0
 AGENT_BUDGET_SHARE = 0.8
 """The agent's own time budget (`max_seconds`) is at most this share of the per-image limit, so it
 commits with what it has before the hard limit stops it."""
-MATCH_KEYS = ("dataset", "planner", "tools", "allow_metadata")
+MATCH_KEYS = ("dataset", "planner", "tools", "allow_metadata", "subset")
 """Header fields a resumed run must share with the run folder."""
 
 
@@ -81,6 +82,8 @@ class EvalOptions:
     ray_address: str | None = None
     tool_cache: bool = True
     progress: bool = True
+    only: frozenset[str] | None = None
+    """Evaluate only the photos with these ids (a gallery split's held-out half); None: all."""
 
 
 @dataclass
@@ -183,6 +186,7 @@ def make_header(
         "settings": scrub_config(settings.model_dump(mode="json")),
         "settings_sources": scrub_config(dict(settings.sources())),
         "allow_metadata": options.allow_metadata,
+        "subset": _subset(options.only),
         "limit": options.limit,
         "workers": options.workers,
         "backend": options.backend,
@@ -195,6 +199,14 @@ def make_header(
     }
 
 
+def _subset(only: frozenset[str] | None) -> str | None:
+    """Name a subset of photo ids for the header: its size and a hash of its sorted ids."""
+    if only is None:
+        return None
+    digest = hashlib.sha256("\n".join(sorted(only)).encode()).hexdigest()[:16]
+    return f"{len(only)} photos, sha256 {digest}"
+
+
 def _write_header(run_dir: Path, header: dict[str, Any]) -> None:
     tmp = run_dir / f".{HEADER}.tmp"
     tmp.write_text(json.dumps(header, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -205,7 +217,7 @@ def prepare_run_dir(run_dir: Path, header: dict[str, Any], *, force_new: bool) -
     """Create or reopen a run folder and return the rows already in it.
 
     Raises:
-        RunError: the folder holds a run made with another dataset, planner, tools or metadata choice
+        RunError: the folder holds a run made with another dataset, planner, tools, metadata choice or subset
             (and not `force_new`), or its results file is corrupt.
     """
     old_header = run_dir / HEADER
@@ -417,6 +429,8 @@ def run_eval(options: EvalOptions, settings: Settings, console: Console | None =
     data_root = resolve_data_root(options.data_root, settings)
     samples = load_samples(spec, data_root=data_root, limit=options.limit)
     require_images(spec, samples, data_root)
+    if options.only is not None:
+        samples = [s for s in samples if s.id in options.only]
     run_settings = eval_settings(settings, options)
     planner = resolve_eval_planner(options.planner, run_settings)
     run_dir = options.out

@@ -226,6 +226,67 @@ def ablate_command(
         fail(str(exc))
 
 
+@eval_app.command("split")
+def split_command(
+    dataset: Annotated[str, typer.Argument(help="A registered set or a labels CSV.")],
+    by: Annotated[
+        str, typer.Option("--by", help="Label column whose groups stay on one side (e.g. flickr_owner).")
+    ],
+    tools: Annotated[
+        str | None, typer.Option(help="Comma-separated tools (retrieval is added when absent).")
+    ] = None,
+    embedder: Annotated[
+        str | None, typer.Option(help="auto, efficientnet-lite2 or clip (the retrieval_embedder setting).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N photos of the set.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="Photos evaluated at once.")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: runs/DATASET-split-BY).")] = None,
+    time_limit: Annotated[float, typer.Option(min=1, help="Seconds per photo before a timeout.")] = 300,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")] = False,
+    data_root: DataRootOption = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Evaluate retrieval honestly: each half of the set against an index of the other half, split by --by.
+
+    No group (photographer) is on both sides. Writes index-0/1, fold-0/1 (eval runs) and summary.json.
+    """
+    from geosleuth.evals.datasets import DatasetError
+    from geosleuth.evals.gallery_split import run_split
+    from geosleuth.evals.runner import EvalOptions, RunError
+    from geosleuth.tools.embedders import EmbedderUnavailable
+    from geosleuth.tools.retrieval import RetrievalError
+
+    settings = load_settings(config, tools=split_csv(tools), device=device, retrieval_embedder=embedder)
+    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
+    options = EvalOptions(
+        dataset=dataset, out=out or Path("runs") / f"{folder_name}-split-{by}", planner="policy", limit=limit,
+        workers=workers, time_limit_s=time_limit, data_root=data_root, progress=not no_progress,
+    )
+    try:
+        summary = run_split(options, settings, by, make_console(stderr=True))
+    except (DatasetError, RunError, RetrievalError, EmbedderUnavailable) as exc:
+        fail(str(exc))
+    console = make_console()
+    for fold in summary.folds:
+        _print_metrics(fold, console)
+    groups = {"all": summary.metrics, **summary.continents}
+    _print_table(f"both folds ({summary.metrics.get('n', 0)} photos)", groups, console)
+
+
+def _print_table(title: str, groups: dict[str, dict[str, float | int]], console: Console) -> None:
+    """Print country accuracy, ≤2500 km and median error for each group (e.g. per continent)."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("group", "photos", "country", "≤25 km", "≤2500 km", "median km"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for name, m in groups.items():
+        table.add_row(name, str(m["n"]), f"{m['country_accuracy']:.1%}", f"{m['within_25km']:.1%}",
+                      f"{m['within_2500km']:.1%}", f"{m['median_km_all']:,.0f}")
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `eval` command group to the CLI."""
     app.add_typer(eval_app, name="eval")

@@ -45,6 +45,10 @@ def test_wins_losses_and_ties_over_shared_ids(tmp_path: Path) -> None:
     assert c.summary_b["country_accuracy"] == pytest.approx(3 / 5)
     assert [i for i, _, _ in c.a_wins] == ["p2", "p1"], "a miss on the other side is the biggest win"
     assert [i for i, _, _ in c.b_wins] == ["p5"]
+    assert list(c.continents) == ["EU"]  # France: every shared photo's truth
+    eu_a, eu_b = c.continents["EU"]
+    assert eu_a["n"] == 5 and eu_a["country_accuracy"] == c.summary_a["country_accuracy"]
+    assert eu_b["country_accuracy"] == c.summary_b["country_accuracy"]
 
     console = Console(record=True, width=140)
     print_comparison(c, console)
@@ -52,6 +56,7 @@ def test_wins_losses_and_ties_over_shared_ids(tmp_path: Path) -> None:
     assert "A = a   B = b   (5 shared photos)" in text
     assert "country accuracy" in text and "40.0%" in text and "60.0%" in text and "+20.0 pp" in text
     assert "1 photo(s) only in A, 2 only in B" in text
+    assert "Per continent (truth)" in text and "│ EU        │      5 │     40.0% │     60.0% │" in text
     assert "Largest wins for A: p2 (344 km vs > 20,000 km), p1 (0.0 km vs 392 km)" in text
 
 
