@@ -2,8 +2,9 @@
 
 The photos are the examples plus the first `SHARED_PHOTOS` of im2gps3k-dev (when ../shared is
 there), evaluated from scratch (no tool cache) into a temporary run folder: threads and processes at
-2 workers, processes at 8. Memory is the peak of the summed resident memory of this process and its
-workers, sampled every 0.2 s.
+2 workers, processes at 8, all with the configured tools, and threads at 2 workers once more without
+the `scene` tool (what looking costs). Memory is the peak of the summed resident memory of this
+process and its workers, sampled every 0.2 s.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
 
 SHARED_PHOTOS = 10
-CONFIGS = (("thread", 2), ("process", 2), ("process", 8))
+CONFIGS = (("thread", 2, True), ("thread", 2, False), ("process", 2, True), ("process", 8, True))
+"""(backend, workers, with the scene tool)."""
 SAMPLE_S = 0.2
 
 
@@ -80,25 +82,27 @@ def run(settings: Settings) -> None:
     console = make_console()
     blind = settings.model_copy(update={"planner": "policy"})
     table = Table(title="eval throughput, policy planner, no tool cache", title_justify="left")
-    for column in ("backend", "workers", "photos", "wall s", "photos/s", "s/photo (in worker)", "peak RSS GB",
-                   "errors"):
+    for column in ("backend", "workers", "scene", "photos", "wall s", "photos/s", "s/photo (in worker)",
+                   "peak RSS GB", "errors"):
         table.add_column(column, justify="right")
     with tempfile.TemporaryDirectory(prefix="geosleuth-bench-eval-") as tmp:
         labels = _photo_list(Path(tmp))
-        for backend, workers in CONFIGS:
+        for backend, workers, scene in CONFIGS:
+            tools = blind.tools if scene else tuple(t for t in blind.tools if t != "scene")
             memory = TreeMemory()
             start = time.perf_counter()
             summary = run_eval(
-                EvalOptions(dataset=str(labels), out=Path(tmp) / f"{backend}-{workers}", planner="policy",
-                            workers=workers, backend=backend, tool_cache=False, progress=False),
-                blind,
+                EvalOptions(dataset=str(labels), out=Path(tmp) / f"{backend}-{workers}-{scene}",
+                            planner="policy", workers=workers, backend=backend, tool_cache=False,
+                            progress=False),
+                blind.model_copy(update={"tools": tools}),
             )
             wall = time.perf_counter() - start
             peak = memory.stop()
             n = len(summary.rows)
             in_worker = sum(r["seconds"] for r in summary.rows) / max(n, 1)
             errors = sum(r.get("error") is not None for r in summary.rows)
-            table.add_row(backend, str(workers), str(n), f"{wall:.1f}", f"{n / wall:.2f}", f"{in_worker:.2f}",
-                          f"{peak:.2f}", str(errors))
+            table.add_row(backend, str(workers), "yes" if scene else "no", str(n), f"{wall:.1f}",
+                          f"{n / wall:.2f}", f"{in_worker:.2f}", f"{peak:.2f}", str(errors))
     console.print(table)
     console.print("wall time includes starting the workers (model loading in each process).")

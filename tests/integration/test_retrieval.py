@@ -78,8 +78,9 @@ def test_an_indexed_photo_finds_itself_first_with_its_coordinates(row, index_dir
     assert first["country_code"] == row["country_code"] and first["file"] == row["file"]
     assert first["similarity"] == pytest.approx(1.0, abs=1e-3)
     assert len(evidence.observations["neighbours"]) == 3 and len(evidence.observations["negatives"]) == 2
+    near = evidence.observations["neighbours"]
     for point in evidence.candidates:  # only points most of the neighbours' weight agrees on
-        assert any(point.lat == n["lat"] and point.lon == n["lon"] for n in evidence.observations["neighbours"])
+        assert any(point.lat == n["lat"] and point.lon == n["lon"] for n in near)
     assert evidence.country_likelihoods["NZ"] == 1.0  # a country the gallery lacks is left as it was
 
 

@@ -13,9 +13,9 @@ from geosleuth.core.paths import source_root
 from geosleuth.tools.embedders import resolve_name
 from geosleuth.tools.retrieval import (
     FORMAT_VERSION,
-    RetrievalError,
     SMOOTHING,
     Neighbour,
+    RetrievalError,
     RetrievalIndex,
     agreed_points,
     country_likelihoods,
