@@ -15,7 +15,7 @@ def _country_name(code: str) -> str:
 
 
 def locate_json(result: LocateResult) -> dict[str, Any]:
-    """Return the `--json` object: guess, top countries, evidence, planner, seconds."""
+    """Return the `--json` object: guess, top countries, evidence, planner, rationale, cost and trace id."""
     return {
         "guess": result.guess.model_dump(),
         "top_countries": [
@@ -24,7 +24,12 @@ def locate_json(result: LocateResult) -> dict[str, Any]:
         ],
         "evidence": [step.evidence.model_dump(mode="json") for step in result.fusion.steps],
         "planner": result.planner,
+        "rationale": result.rationale,
         "seconds": round(result.seconds, 3),
+        "llm_calls": result.llm_calls,
+        "tool_calls": result.tool_calls,
+        "tokens": result.tokens,
+        "trace_id": result.trace_id,
     }
 
 

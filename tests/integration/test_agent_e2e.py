@@ -59,6 +59,7 @@ def test_locate_with_the_local_llm_agent(tmp_path):
     store = TraceStore(traces)
     (run,) = store.list_runs()
     assert run["status"] == "ok" and run["planner"] == "llm" and run["llm_calls"] >= 1 and run["tokens"] > 0
+    assert (out["trace_id"], out["llm_calls"], out["tokens"]) == (run["id"], run["llm_calls"], run["tokens"])
     steps = store.steps(run["id"])
     llm = [s for s in steps if s["kind"] == "llm"]
     assert llm and all(s["tokens_in"] > 0 and s["tokens_out"] > 0 and s["seconds"] > 0 for s in llm)
