@@ -309,10 +309,19 @@ class LLMPlanner:
             return {**usage, "pending": [], "stop": f"llm failed: {error}"}
         if decision.action == "commit" or not decision.tools:
             return {**usage, "pending": [], "stop": f"llm committed: {decision.reason}".strip()}
+        refused = refused_calls(state["evidence"])
+        asked = [(tool, _args_for(tool, decision)) for tool in decision.tools]
+        if all(_call_key(tool, args) in refused for tool, args in asked):
+            return {**usage, "pending": [], "stop": f"llm repeated a refused call ({decision.tools[0]})"}
         pending = []
-        for index, tool in enumerate(decision.tools):
-            call: dict[str, Any] = {"tool": tool, "args": _args_for(tool, decision)}
-            if index >= settings.max_tools_per_decision:  # answered, not dropped, so the model learns why
+        for index, (tool, args) in enumerate(asked):
+            call: dict[str, Any] = {"tool": tool, "args": args}
+            if _call_key(tool, args) in refused:
+                call["refusal"] = (
+                    f"refused before, so withdrawn for this photo ({refused[_call_key(tool, args)]}); "
+                    f"you may call: {', '.join(offered)}, or commit"
+                )
+            elif index >= settings.max_tools_per_decision:  # answered, not dropped, so the model learns why
                 call["refusal"] = (
                     f"not run: at most {settings.max_tools_per_decision} tool calls per decision "
                     "(max_tools_per_decision)"
@@ -351,6 +360,24 @@ class LLMPlanner:
                 "rationale": f"fused evidence (the model's answer was set aside: {why}). {reply.rationale}",
             }
         return {**usage, "guess": guess, "rationale": reply.rationale}
+
+
+def refused_calls(evidence: list[Evidence]) -> dict[str, str]:
+    """Return the calls refused so far on this photo (tool and arguments) with why: a refusal withdraws them.
+
+    A planner's call that could not run is recorded as a `bad_input` Evidence with the call's
+    arguments as its inputs; the same call would be refused again, so it is not offered again.
+    """
+    refused: dict[str, str] = {}
+    for e in evidence:
+        if e.error is not None and e.error.type == "bad_input":
+            refused.setdefault(_call_key(e.tool, e.inputs), e.error.message)  # the first reason given
+    return refused
+
+
+def _call_key(tool: str, args: Any) -> str:
+    """One string per tool call: the tool and its arguments as sorted JSON."""
+    return json.dumps([tool, args], sort_keys=True, default=str)
 
 
 def zoom_refusal(box: list[float], evidence: list[Evidence], max_area: float) -> str | None:

@@ -213,16 +213,30 @@ def test_a_vision_model_gets_the_photo_and_the_trace_keeps_no_pixels(tmp_path):
     assert "base64" not in json.dumps(llm["input"]) and "[inline image" in json.dumps(llm["input"])
 
 
-def test_refused_calls_use_up_the_budget_so_the_run_ends():
-    """A model that keeps asking to zoom into the whole photo is refused each time, then stopped."""
+def test_a_refused_call_is_withdrawn_so_asking_again_ends_the_tool_rounds():
+    """A model that asks again to zoom into the whole photo is not refused twice: it is stopped."""
     whole = {"action": "call_tool", "tools": ["zoom"], "text": "", "box": [0, 0, 1, 1], "reason": "look"}
     model = scripted(whole, whole, paris_answer())
     result = locate_photo(
-        load_photo(EXAMPLES / PARIS), settings(max_steps=3), planner="llm", chat=(model, backend())
+        load_photo(EXAMPLES / PARIS), settings(max_steps=8), planner="llm", chat=(model, backend())
     )
-    assert [e.tool for e in result.evidence] == ["ocr", "zoom", "zoom"]
-    assert all("covers 100%" in e.error.message for e in result.evidence[1:])
-    assert result.tool_calls == 3 and result.llm_calls == 3 and result.guess.country_code == "FR"
+    assert [e.tool for e in result.evidence] == ["ocr", "zoom"]
+    assert "covers 100%" in result.evidence[1].error.message
+    assert result.tool_calls == 2 and result.llm_calls == 3 and result.guess.country_code == "FR"
+
+
+def test_a_refused_call_repeated_beside_a_new_one_is_answered_and_the_new_one_runs():
+    whole = {"action": "call_tool", "tools": ["zoom"], "text": "", "box": [0, 0, 1, 1], "reason": "look"}
+    both = {**whole, "tools": ["zoom", "text_clues"]}
+    model = scripted(whole, both, COMMIT, paris_answer())
+    result = locate_photo(
+        load_photo(EXAMPLES / PARIS), settings(max_steps=8, max_tools_per_decision=2), planner="llm",
+        chat=(model, backend()),
+    )
+    assert [e.tool for e in result.evidence] == ["ocr", "zoom", "zoom", "text_clues"]
+    again = result.evidence[2]
+    assert again.error.type == "bad_input" and again.error.message.startswith("refused before, so withdrawn")
+    assert "you may call:" in again.error.message and result.evidence[3].ok
 
 
 def test_guard_commits_when_a_photo_without_text_leaves_only_zoom(tmp_path):
