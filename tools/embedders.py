@@ -102,11 +102,8 @@ class EfficientNetEmbedder:
         for start in range(0, len(images), batch_size):
             batch = np.concatenate([scene.preprocess(image) for image in images[start : start + batch_size]])
             _, pooled = self.model.forward(batch)
-            parts.append(np.asarray(pooled, dtype=np.float32))
-        vectors = np.concatenate(parts)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        unit: npt.NDArray[np.float32] = (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
-        return unit
+            parts.append(scene.unit_rows(pooled))
+        return np.concatenate(parts)
 
 
 class ClipEmbedder:

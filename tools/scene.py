@@ -445,12 +445,17 @@ def embedding(image: Image.Image, settings: Settings) -> Array:
     Raises:
         SceneUnavailable: the model cannot run here (see `load_model`).
     """
+    _, pooled = load_model(settings).forward_one(preprocess(image))
+    return unit_rows(pooled[None])[0]
+
+
+def unit_rows(pooled: Array) -> Array:
+    """Return (n, 1280) pooled features as float32 rows of length one (an all-zero row stays zero)."""
     import numpy as np
 
-    _, pooled = load_model(settings).forward_one(preprocess(image))
-    vector: Array = pooled.astype(np.float32)
-    norm = float(np.linalg.norm(vector))
-    unit: Array = vector / np.float32(norm) if norm > 0 else vector
+    vectors = np.asarray(pooled, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit: Array = (vectors / np.maximum(norms, np.float32(1e-12))).astype(np.float32)
     return unit
 
 
