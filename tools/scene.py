@@ -446,7 +446,8 @@ def embedding(image: Image.Image, settings: Settings) -> Array:
         SceneUnavailable: the model cannot run here (see `load_model`).
     """
     _, pooled = load_model(settings).forward_one(preprocess(image))
-    return unit_rows(pooled[None])[0]
+    vector: Array = unit_rows(pooled[None])[0]
+    return vector
 
 
 def unit_rows(pooled: Array) -> Array:
