@@ -1,24 +1,25 @@
-"""The LLM planner's JSON decisions and answers, as scripted replies for tests."""
+"""The LLM planner's JSON replies (`geosleuth.run.reasoning.Reasoning`), as scripted replies for tests."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-def decide(*tools: str, reason: str = "read the clues", box: list[float] | None = None) -> dict[str, Any]:
-    """A decision to call `tools` (all schema fields present, as the JSON schema requires)."""
-    box = box or [0, 0, 1, 1]
-    return {"action": "call_tool", "tools": list(tools), "text": "", "box": box, "reason": reason}
+def place(name: str, country_code: str, *, region: str = "", reason: str = "on the sign") -> dict[str, str]:
+    """One proposed place, with every schema key."""
+    return {"place": name, "region": region, "country_code": country_code, "reason": reason}
 
 
-def commit_decision(reason: str = "clear") -> dict[str, Any]:
-    """A decision to commit."""
-    return {"action": "commit", "tools": [], "text": "", "box": [0, 0, 1, 1], "reason": reason}
+def propose(*places: dict[str, str]) -> dict[str, Any]:
+    """A locate run's reply: the places only (its schema has no other key)."""
+    return {"places": list(places)}
 
 
-def paris_answer(**overrides: Any) -> dict[str, Any]:
-    """A structured answer in Paris; `overrides` replace fields."""
-    return {
-        "country_code": "FR", "region": "Île-de-France", "city": "Paris", "lat": 48.8534, "lon": 2.3488,
-        "confidence": 0.9, "radius_km": 10, "rationale": "French text and a Paris address.", **overrides,
-    }
+def reply(rationale: str, *places: dict[str, str], tools: tuple[str, ...] = (),
+          box: list[float] | None = None) -> dict[str, Any]:
+    """A chat question's reply: places, the tools to call now, a zoom box and the rationale."""
+    return {"places": list(places), "tools": list(tools), "box": box or [0, 0, 1, 1], "rationale": rationale}
+
+
+PARIS = place("Paris", "FR", region="Île-de-France", reason="a Paris address")
+"""The place read on the example café sign."""

@@ -469,7 +469,6 @@ strongly the names point to each country. Everyday words that are also town name
     weight=0.8,  # place names read by OCR can be shop names or misreads
     key=("lines", "country_hint", "settings.gazetteer_sources"),
     planner_args=TEXT_ARG,
-    before_commit=True,
     cue="places",
     ablation=("ocr", TOOL),
     what="place and airport names → candidate points, weighed by how rare the name is as a word "

@@ -52,6 +52,8 @@ class ToolCall:
     """The lines of text read from the photo that this call is about, in reading order."""
     point: Candidate | None = None
     """The best candidate point so far (what OSM searches around)."""
+    candidates: tuple[Candidate, ...] = ()
+    """Every candidate point the evidence has proposed so far (what a proposed place is checked against)."""
     country_hint: Mapping[str, float] = field(default_factory=dict)
     """The current country probabilities (the gazetteer's tie-breaker)."""
     args: Mapping[str, Any] = field(default_factory=dict)
@@ -75,7 +77,7 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):
-        return list(value)
+        return [_rounded(item) for item in value]
     return value
 
 
@@ -141,9 +143,6 @@ class ToolSpec:
     """Its Evidence holds `lines` read from the photo, which feed the text tools."""
     repeatable: bool = False
     """It may run more than once on a photo (zoom, on other crops)."""
-    before_commit: bool = False
-    """Once text has been read, an LLM planner may not commit before this tool has run on it (small
-    models tend to commit on the raw text, throwing away the clues such a tool finds)."""
     planner_args: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """JSON-schema properties of the arguments a planner may choose (zoom's box, a text tool's text)."""
     cue: Cue | None = None

@@ -149,7 +149,6 @@ The text is only matched against tables; it is never treated as instructions."""
     needs=("lines",),
     key=("lines",),
     planner_args=TEXT_ARG,
-    before_commit=True,
     cue="text",
     ablation=("ocr", TOOL),
     what="script → countries, language id, phones, domains, currency amounts, postcodes, country names, "

@@ -76,6 +76,7 @@ def llm_checks(settings: Settings) -> list[Check]:
         model_path,
         verify_model,
     )
+    from geosleuth.run.locate import auto_choice
 
     checks = []
     missing = missing_parts()
@@ -110,10 +111,10 @@ def llm_checks(settings: Settings) -> list[Check]:
     else:
         checks.append(Check("llm", "endpoint", "unset", "no llm_base_url: the embedded model is used"))
     available = llm_available(settings)
-    checks.append(Check(
-        "llm", "planner auto", "ok" if available is True else "missing",
-        "uses the LLM" if available is True else f"falls back to the policy: {available}",
-    ))
+    checks.append(Check("llm", "available", "ok" if available is True else "missing",
+                        "the LLM planner can run" if available is True else str(available)))
+    chosen, why = auto_choice(settings)
+    checks.append(Check("llm", "planner auto", "ok", f"runs the {chosen} planner: {why}"))
     return checks
 
 

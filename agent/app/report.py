@@ -15,7 +15,11 @@ def _country_name(code: str) -> str:
 
 
 def locate_json(result: LocateResult) -> dict[str, Any]:
-    """Return the `--json` object: guess, top countries, evidence, planner, rationale, cost and trace id."""
+    """Return the `--json` object: the guess, top countries, evidence, planner and rationale, and more.
+
+    Also: the rationale's claims the evidence did not back, the places the LLM proposed and how they
+    were checked, LLM calls, tool calls, tokens and the trace id.
+    """
     return {
         "guess": result.guess.model_dump(),
         "top_countries": [
@@ -25,6 +29,8 @@ def locate_json(result: LocateResult) -> dict[str, Any]:
         "evidence": [step.evidence.model_dump(mode="json") for step in result.fusion.steps],
         "planner": result.planner,
         "rationale": result.rationale,
+        "rationale_flags": result.rationale_flags,
+        "hypotheses": result.hypotheses,
         "seconds": round(result.seconds, 3),
         "llm_calls": result.llm_calls,
         "tool_calls": result.tool_calls,
@@ -69,6 +75,8 @@ def locate_panel(result: LocateResult, photo: Path) -> Any:
     parts: list[Any] = [head, "", countries, "", evidence]
     if result.rationale:
         parts += ["", f"[bold]why:[/bold] {escape(result.rationale)}"]
+    for flag in result.rationale_flags:
+        parts.append(f"[yellow]dropped from the rationale:[/yellow] {escape(flag)}")
     if result.trace_id:
         parts += ["", f"[dim]trace {result.trace_id} (geosleuth trace show {result.trace_id[:8]})[/dim]"]
     body = Group(*parts)

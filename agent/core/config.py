@@ -119,7 +119,10 @@ class Settings(BaseModel):
     llm_context: int = Field(
         default=8192, ge=1024, le=131072, description="Context window of the embedded model."
     )
-    max_steps: int = Field(default=8, ge=1, le=64, description="Agent budget: tool calls per photo.")
+    max_steps: int = Field(
+        default=12, ge=1, le=64,
+        description="Agent budget: tool calls per photo (the look-first pass and the checks of places).",
+    )
     max_seconds: float = Field(default=120.0, gt=0, description="Agent budget: seconds per photo.")
     max_tokens: int = Field(default=20_000, ge=256, description="Agent budget: LLM tokens per photo.")
     stop_confidence: float = Field(
@@ -128,6 +131,12 @@ class Settings(BaseModel):
     low_localizability: float = Field(
         default=0.05, ge=0, le=1,
         description="With only zoom left, the guard commits when localizability is below this.",
+    )
+    max_hypotheses: int = Field(
+        default=2, ge=0, le=10, description="Places the LLM may propose per decision (each is checked)."
+    )
+    llm_reply_tokens: int = Field(
+        default=256, ge=32, le=8192, description="Most tokens one LLM reply may have."
     )
     max_tools_per_decision: int = Field(
         default=3, ge=1, le=16, description="Tool calls one LLM decision may ask for; more get a refusal."

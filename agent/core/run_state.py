@@ -46,6 +46,12 @@ class InputState(TypedDict, total=False):
     consumed by the tools node."""
     stop: str | None
     """Why this turn stopped calling tools (a budget, confidence, or the planner's choice)."""
+    rounds: int
+    """LLM reasoning rounds this turn (hypotheses proposed, tools asked for); reset each turn."""
+    more: bool
+    """Whether the last reasoning round asked for tools, so another round may read what they found."""
+    rationale: str | None
+    """The LLM's explanation as it last gave it (checked against the evidence at commit); reset each turn."""
 
 
 class GeoState(InputState, total=False):
@@ -53,8 +59,8 @@ class GeoState(InputState, total=False):
 
     guess: Guess | None
     """The committed answer of the last turn."""
-    rationale: str | None
-    """The planner's explanation of the committed answer (the reply to the user in chat)."""
+    rationale_flags: list[str]
+    """Claims of the LLM's rationale that the evidence does not back (dropped from the rationale)."""
 
 
 def fresh_run(prior: Belief) -> InputState:
@@ -70,6 +76,9 @@ def fresh_run(prior: Belief) -> InputState:
         cursor=0,
         pending=[],
         stop=None,
+        rounds=0,
+        more=False,
+        rationale=None,
         base={"steps": 0, "tokens": 0, "started": time.time()},
     )
 
@@ -77,4 +86,7 @@ def fresh_run(prior: Belief) -> InputState:
 def next_turn(state: GeoState, question: str) -> InputState:
     """Return the input of a chat turn after `state`: the user's question; budgets restart from here."""
     base = {"steps": state.get("steps", 0), "tokens": state.get("tokens", 0), "started": time.time()}
-    return InputState(messages=[HumanMessage(question)], question=question, base=base, pending=[], stop=None)
+    return InputState(
+        messages=[HumanMessage(question)], question=question, base=base, pending=[], stop=None, rounds=0,
+        more=False, rationale=None,
+    )

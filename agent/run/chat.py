@@ -3,25 +3,30 @@
 Each user message is one turn of the agent graph (`geosleuth.run.graph`) on the session's thread; LangGraph's
 SQLite checkpointer keeps the state (evidence, Belief, answer, conversation) in
 `<cache_dir>/chat.sqlite`, so a session can be resumed with its id. Every turn is also written to the
-trace store as a run of kind "chat" (the user's message first). Questions need an LLM; with the policy
-planner the session can still show the answer and the evidence.
+trace store as a run of kind "chat" (the user's message first). "Why not X?" and "what would change
+your mind?" are answered from the evidence ledger (`geosleuth.run.ledger`) without the LLM or any tool,
+so they work with the policy planner too; other questions need the LLM.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from langchain_core.messages import AIMessage, HumanMessage
 
 from geosleuth.core.config import Settings
 from geosleuth.core.photo import Photo
 from geosleuth.core.run_state import GeoState, InputState, fresh_run, next_turn
 from geosleuth.core.state import Guess
 from geosleuth.run.budget import recursion_limit
-from geosleuth.run.fusion import prior_belief
+from geosleuth.run.fusion import fusion_of, prior_belief
 from geosleuth.run.graph import build_graph
+from geosleuth.run.ledger import QuestionKind, parse_question, resolve_country, what_would_change, why_not
 from geosleuth.run.locate import ChatPair, Turn, make_planner, resolve_planner, run_turn
 from geosleuth.run.traces import TraceStore
 
@@ -104,6 +109,9 @@ class ChatSession:
     def start(self) -> bool:
         """Locate the photo, or pick up the saved session; return True when it was resumed.
 
+        A saved session whose first analysis was cut short (the user quit while it ran) finishes it,
+        keeping the evidence already in, with its time budget counted from now.
+
         Raises:
             ChatError: the session id belongs to a session about another photo.
         """
@@ -111,16 +119,67 @@ class ChatSession:
         if saved:
             if saved.get("photo_sha256") not in (None, self.photo.sha256):
                 raise ChatError(f"session {self.session_id} is about another photo")
+            if saved.get("guess") is None:
+                self._finish_cut_short()
             return True
         self._turn({**fresh_run(self.prior), "photo_sha256": self.photo.sha256}, None)
         return False
 
+    def _finish_cut_short(self) -> None:
+        """Run the rest of an interrupted first analysis from its last checkpoint, timed from now."""
+        self.graph.update_state(self._config, {"base": {"steps": 0, "tokens": 0, "started": time.time()}})
+        self._turn(cast(InputState, None), None)  # None: LangGraph resumes the pending nodes
+
     def ask(self, question: str) -> str:
-        """Answer a question with the agent (tools included); return the reply."""
+        """Answer a question and return the reply: from the ledger for a why-not, else with the agent."""
+        parsed = parse_question(question)
+        if parsed is not None:
+            return self._from_ledger(question, *parsed)
         if not self.can_answer:
             return "Questions need an LLM; this session runs the policy planner (try /guess or /trace)."
         final = self._turn(next_turn(self.state, question), question)
         return final.get("rationale") or "I have nothing to add."
+
+    def _from_ledger(self, question: str, kind: QuestionKind, asked: str | None) -> str:
+        """Answer a why-not or change-your-mind question from the ledger; record it like a turn."""
+        start = time.perf_counter()
+        evidence = self.state.get("evidence", [])
+        guess = self.guess
+        answer = (
+            guess.country_code if guess and guess.country_code
+            else fusion_of(self.prior, evidence).belief.top(1)[0][0]
+        )
+        if kind == "change_mind":
+            reply = what_would_change(self.prior, evidence, answer)
+        elif asked is not None and (code := resolve_country(asked)) is not None:
+            reply = why_not(self.prior, evidence, answer, code)
+        else:
+            reply = f"{asked} is not a known country; ask about a country by name or ISO code."
+        self._record(question, reply, time.perf_counter() - start)
+        self.graph.update_state(
+            self._config, {"messages": [HumanMessage(question), AIMessage(reply)]}, as_node="commit"
+        )
+        return reply
+
+    def _record(self, question: str, reply: str, seconds: float) -> None:
+        """Trace a ledger answer as a chat run: the user's message, then a "ledger" commit step."""
+        if self.traces is None:
+            return
+        belief = (self.state.get("belief") or self.prior).probabilities()
+        guess = self.guess
+        run_id = self.traces.start_run(
+            kind="chat", planner=self.planner.name, photo=self.photo_path, photo_sha256=self.photo.sha256,
+            config={**self.settings.model_dump(mode="json"), "session": self.session_id,
+                    "settings_sources": self.settings.sources()},
+            model=self.planner.model, prior=belief,
+        )
+        self.traces.add_step(run_id, kind="user", name="user", input=question)
+        self.traces.add_step(
+            run_id, kind="commit", name="ledger", belief=belief,
+            output={"guess": guess.model_dump(mode="json") if guess else None, "rationale": reply},
+        )
+        self.traces.finish_run(run_id, guess=guess, seconds=seconds)
+        self.trace_ids.append(run_id)
 
     @property
     def guess(self) -> Guess | None:

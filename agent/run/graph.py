@@ -1,7 +1,9 @@
 """The agent as a LangGraph `StateGraph`: guard -> reason -> tools -> guard ... -> commit (nodes and routing).
 
-One graph serves both planners. The *reason* node asks the run's planner (the fixed policy or an
-LLM) for the next tool calls or to commit; the *tools* node runs them through the safety net of
+One graph serves both planners. The *reason* node asks the run's planner for the next tool calls or
+to commit: the fixed policy walks `Settings.tools`; the LLM planner first walks the same look-first
+pass, with no LLM call, then asks the model for places, which the `hypothesis` tool checks
+(`geosleuth.run.llm_planner`); the *tools* node runs them through the safety net of
 `geosleuth.run.toolnode` and folds each Evidence into the Belief; the *guard* ends a turn on a budget
 (steps, seconds, tokens), once the Belief is confident, or when nothing is locatable
 (`geosleuth.run.budget`); the *commit* node asks the planner for the answer. The state
@@ -25,7 +27,8 @@ from geosleuth.core.run_state import GeoState, InputState
 from geosleuth.core.state import Evidence, Guess
 from geosleuth.run.budget import budget_spent, is_confident, nothing_to_go_on, steps_left
 from geosleuth.run.context import AgentContext
-from geosleuth.run.fusion import Fusion
+from geosleuth.run.fusion import Fusion, fusion_of
+from geosleuth.run.fusion import commit as fusion_commit
 from geosleuth.run.toolnode import execute, safely
 
 # nodes ---------------------------------------------------------------------------------------------
@@ -54,7 +57,10 @@ def guard(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
 def reason(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Ask the planner for the next tool calls (or for none, to commit)."""
     ctx = runtime.context
-    update = ctx.planner.decide(state, ctx)
+    try:
+        update = ctx.planner.decide(state, ctx)
+    except Exception as exc:  # noqa: BLE001 - a failing planner ends the turn; the fused answer stands
+        update = {"pending": [], "stop": f"planner failed: {type(exc).__name__}: {exc}"}
     ctx.emit("decision", {"tools": [c["tool"] for c in update.get("pending", [])], "why": update.get("stop")})
     return update
 
@@ -105,7 +111,11 @@ def tools(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
 def commit(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Ask the planner for the answer; in chat, its rationale is the reply to the user."""
     ctx = runtime.context
-    update = ctx.planner.answer(state, ctx)
+    try:
+        update = ctx.planner.answer(state, ctx)
+    except Exception as exc:  # noqa: BLE001 - the floor: the fused answer of the evidence so far
+        fused = fusion_commit(fusion_of(ctx.prior, state["evidence"]))
+        update = {"guess": fused, "rationale": f"fused evidence (the planner failed: {type(exc).__name__})"}
     guess: Guess = update["guess"]
     ctx.tracer.step(
         kind="commit",
@@ -113,6 +123,7 @@ def commit(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
         output={
             "guess": guess.model_dump(mode="json"),
             "rationale": update.get("rationale"),
+            "rationale_flags": update.get("rationale_flags", []),
         },
         belief=state["belief"].probabilities(),
     )

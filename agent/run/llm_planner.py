@@ -1,11 +1,20 @@
-"""The LLM planner: a chat model picks the next tools, then commits to a structured answer.
+"""The LLM planner: look first, then let a chat model propose places that tools check, then fuse.
 
-It asks for JSON that a schema constrains (small local models) or uses native tool calls where the
-backend has them; both schemas come from the Pydantic models `Decision` and `Answer`, and the prompt
-describes their keys from the same models' field descriptions. Text read from the photo reaches the
-model only as quoted data. The committed answer is checked against the evidence
-(`geosleuth.run.answer_check`); an unusable one falls back to the fused commit of
-`geosleuth.run.fusion`, never (0, 0).
+1. **Look.** The look-first pass of the policy (`geosleuth.run.policy.look_step`: exif when allowed,
+   scene, OCR, text clues, gazetteer, OSM, ...) runs with no LLM call; its fused answer is the floor
+   of the run, so no timeout, error or refusal of the model can return less than the policy would.
+   When it read no text, a model that cannot see the photo has nothing to reason about and the run
+   commits without asking it.
+2. **Hypothesise.** One call shows the model what was read and seen (text as quoted data, tool
+   results, likely countries, candidate places) and asks for a `Reasoning`: named places with
+   reasons, never coordinates (`geosleuth.run.reasoning`). In a chat question it may also call tools
+   (zoom), and a second round reads what they found.
+3. **Verify.** Each place is checked by the `hypothesis` tool (geocoded, in its country, in a country
+   the evidence supports) and enters fusion as that tool's evidence; one that fails is recorded and
+   has no effect.
+4. **Commit.** The answer is the fused commit of all the evidence (`geosleuth.run.fusion.commit`), so
+   the point comes from checked candidates; the model's rationale is kept only for the claims the
+   evidence backs (`geosleuth.run.rationale_check`).
 """
 
 from __future__ import annotations
@@ -15,90 +24,45 @@ import io
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from langchain_core.messages import HumanMessage, SystemMessage
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError
 
 from geosleuth.core.config import Settings
 from geosleuth.core.countries import get_country
 from geosleuth.core.run_state import GeoState
 from geosleuth.core.state import Evidence
 from geosleuth.run import prompts
-from geosleuth.run.answer_check import Answer, checked_guess
-from geosleuth.run.budget import steps_left
 from geosleuth.run.context import AgentContext
 from geosleuth.run.fusion import commit, fusion_of
 from geosleuth.run.llm import LLMBackend
-from geosleuth.run.toolnode import photo_lines, ready_tools, usable_tools
+from geosleuth.run.policy import look_step
+from geosleuth.run.rationale_check import check_rationale
+from geosleuth.run.reasoning import (
+    Hypothesis,
+    Reasoning,
+    describe_keys,
+    hypothesis_call,
+    native_functions,
+    omitted,
+    reasoning_from_tool_calls,
+    reasoning_schema,
+)
+from geosleuth.run.toolnode import photo_lines, ready_tools
 from geosleuth.tools import registry, text_readers
+from geosleuth.tools.hypothesis import TOOL as HYPOTHESIS_TOOL
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-class Decision(BaseModel):
-    """The LLM's choice of the next step."""
-
-    action: Literal["call_tool", "commit"] = Field(description='"call_tool" or "commit"')
-    tools: list[str] = Field(default_factory=list, description="names to call now, in order; [] to commit")
-    text: str = Field(
-        default="", max_length=200, description='photo lines a text tool should use, or "" for all'
-    )
-    box: list[float] = Field(
-        default_factory=lambda: [0.0, 0.0, 1.0, 1.0],
-        min_length=4,
-        max_length=4,
-        description="for zoom: the part to look at, [left, top, right, bottom] as 0-1 fractions of the "
-        "photo, e.g. [0, 0, 0.5, 0.5] is the top-left quarter; else [0, 0, 1, 1]",
-    )
-    reason: str = Field(default="", max_length=48, description="a few words")
-
-
-def strict_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """Return the model's JSON schema with every property required and no others (constrained decoding)."""
-    schema = model.model_json_schema()
-    schema["required"] = list(schema["properties"])
-    schema["additionalProperties"] = False
-    return schema
-
-
-def decision_model(tools: list[str], *, may_commit: bool, max_tools: int) -> type[Decision]:
-    """Return a Decision whose `tools` are limited to `tools`, at most `max_tools` of them.
-
-    With `may_commit` False the only action is "call_tool" and at least one tool must be named.
-    """
-    actions = ("call_tool", "commit") if may_commit else ("call_tool",)
-    names = tuple(tools)
-    # Literals built at run time: types only Pydantic sees, so they are values (Any) to mypy.
-    action_type: Any = Literal[actions]
-    tool_type: Any = Literal[names]
-    tools_type: Any = list[tool_type]
-    fields = Decision.model_fields
-    model: type[Decision] = create_model(
-        "Decision",
-        __base__=Decision,
-        action=(action_type, Field(description=fields["action"].description)),
-        tools=(
-            tools_type,
-            Field(
-                default_factory=list,
-                min_length=0 if may_commit else 1,
-                max_length=max_tools,
-                description=fields["tools"].description,
-            ),
-        ),
-    )
-    return model
+SHOWN = 3
+"""Countries and candidate places the model is shown (the prompt is read at ~30 tokens/s on 2 cores)."""
+SUMMARY_CHARS = 120
+"""Longest tool summary the model is shown."""
 
 
 def _croppers() -> set[str]:
     """Return the tools that look at a crop the planner chooses (their spec takes a `box`): zoom."""
     return {name for name, spec in registry().items() if "box" in spec.planner_args}
-
-
-def describe_keys(model: type[BaseModel]) -> str:
-    """Return the model's JSON keys with their descriptions, for the prompt (the schema's own words)."""
-    return ", ".join(f'"{name}" ({field.description})' for name, field in model.model_fields.items())
 
 
 def _quoted(texts: list[str]) -> str:
@@ -118,28 +82,22 @@ def describe_tools(tools: list[str]) -> str:
     return "\n".join(f"- {t}: {_first_sentence(specs[t].description)}" for t in tools)
 
 
-def describe_state(state: GeoState, ctx: AgentContext) -> str:
-    """Summarise the run for the LLM: photo text (as data), results, countries, places, budget."""
+def describe_state(state: GeoState) -> str:
+    """Summarise the run for the LLM: photo text (as data), what the tools found, countries, places."""
     evidence, belief = state["evidence"], state["belief"]
-    called = ", ".join(dict.fromkeys(e.tool for e in evidence)) or prompts.NOTHING
     lines, readers = photo_lines(evidence), text_readers()
-    results = [f"{e.tool}: {e.summary}" for e in evidence if e.tool not in readers]
-    countries = "; ".join(f"{c} {get_country(c).name} {p:.2f}" for c, p in belief.top(5))
+    results = [f"{e.tool}: {e.summary[:SUMMARY_CHARS]}" for e in evidence if e.tool not in readers and e.ok]
+    countries = "; ".join(f"{c} {get_country(c).name} {p:.2f}" for c, p in belief.top(SHOWN))
     places = [
-        f"{c.label or 'point'} [{c.country_code or '?'}] ({c.lat:.4f}, {c.lon:.4f}) ±{c.radius_km:.0f} km"
-        for c in sorted(belief.candidates, key=lambda c: -c.weight)[:5]
+        f"{c.label or 'point'} [{c.country_code or '?'}]"
+        for c in sorted(belief.candidates, key=lambda c: -c.weight)[:SHOWN]
     ]
-    text = prompts.STATE.format(
-        called=called,
+    return prompts.STATE.format(
         photo_text=_quoted(lines) if lines else prompts.NO_TEXT,
         results=_quoted(results) if results else prompts.NOTHING,
         countries=countries,
         places=_quoted(places) if places else prompts.NOTHING,
-        left=max(0, steps_left(state, ctx.settings)),
     )
-    if state.get("question"):
-        text += prompts.QUESTION.format(question=json.dumps(state["question"], ensure_ascii=False))
-    return text
 
 
 def _data_url(image: Any, side: int) -> str:
@@ -178,8 +136,10 @@ def _parse(content: Any, model: type[ModelT]) -> ModelT:
         raise ValueError(f"reply is not a valid {model.__name__}: {str(exc).splitlines()[0]}") from exc
 
 
+
+
 class LLMPlanner:
-    """A chat model chooses the tools and commits; see the module docstring for the safeguards."""
+    """Look first, then a chat model proposes places that tools check; see the module docstring."""
 
     name = "llm"
 
@@ -190,7 +150,7 @@ class LLMPlanner:
             chat_model: The chat model.
             model: The model's name, for traces.
             vision: Send the photo (and zoom crops) to the model.
-            native_tools: Ask for decisions as native tool calls, not as schema-constrained JSON.
+            native_tools: Ask for the reasoning as native tool calls, not as schema-constrained JSON.
         """
         self.chat_model, self.model, self.vision, self.native_tools = chat_model, model, vision, native_tools
 
@@ -202,15 +162,19 @@ class LLMPlanner:
 
     # prompts -----------------------------------------------------------------------------------------
     def _messages(self, state: GeoState, ctx: AgentContext, ask: str) -> list[Any]:
-        sight = prompts.SIGHT_VISION if self.vision else prompts.SIGHT_TEXT_ONLY
+        """Build the messages: the fixed system prefix, the last chat turns, the state and the request."""
         history = [m for m in state.get("messages", []) if m.type in ("human", "ai")]
-        history = (history[:-1] if state.get("question") else history)[
-            -6:
-        ]  # the question is in the state text
-        text = describe_state(state, ctx) + ask
+        history = (history[:-1] if state.get("question") else history)[-6:]  # the question is in `ask`
+        text = describe_state(state) + ask
         content: Any = text
         side = ctx.settings.llm_image_side
+        system = prompts.SYSTEM.format(
+            count=ctx.settings.max_hypotheses,
+            keys=describe_keys(Reasoning, omit=omitted([], rationale=False)),
+            place_keys=describe_keys(Hypothesis),
+        )
         if self.vision:
+            system += " " + prompts.SIGHT_VISION
             content = [
                 {"type": "text", "text": text},
                 {"type": "image_url", "image_url": {"url": _data_url(ctx.photo.image, side)}},
@@ -219,7 +183,6 @@ class LLMPlanner:
             if zooms:
                 crop = ctx.photo.image.crop(tuple(zooms[-1].observations["box"]))
                 content.append({"type": "image_url", "image_url": {"url": _data_url(crop, side)}})
-        system = prompts.SYSTEM.format(sight=sight, tools=describe_tools(usable_tools(ctx.settings)))
         return [SystemMessage(system), *history, HumanMessage(content)]
 
     def _invoke(
@@ -265,101 +228,119 @@ class LLMPlanner:
                 break
         return None, calls, tokens, error
 
-    def _json_runnable(self, name: str, schema: dict[str, Any]) -> Any:
+    def _runnable(self, tools: list[str], settings: Settings, seconds_left: float, *, rationale: bool) -> Any:
+        """Bind the chat model to the reply's shape, its token cap and the time left in the budget."""
+        limits = {"max_tokens": settings.llm_reply_tokens, "timeout": max(1.0, seconds_left)}
+        if self.native_tools:
+            return self.chat_model.bind_tools(native_functions(tools), **limits)
+        schema = reasoning_schema(tools, max_places=settings.max_hypotheses,
+                                  max_tools=settings.max_tools_per_decision, rationale=rationale)
         return self.chat_model.bind(
-            response_format={
-                "type": "json_schema",
-                "json_schema": {"name": name, "strict": True, "schema": schema},
-            }
+            response_format={"type": "json_schema",
+                             "json_schema": {"name": "reasoning", "strict": True, "schema": schema}},
+            **limits,
         )
 
     # the planner -------------------------------------------------------------------------------------
     def decide(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
-        """Ask the model for the next tools; an error or a commit ends the turn.
+        """Run the look-first pass, then one reasoning round (two in a chat question that calls tools).
 
-        The model is offered only tools that can run now and have not run yet (zoom may repeat). With
-        none left the turn commits; at the start of a run with exactly one tool to offer, that tool
-        runs without asking (there is nothing to choose). While text read from the photo has not yet
-        been through the tools whose spec sets `before_commit` (text_clues, gazetteer), committing is
-        not offered.
+        A locate run asks the model once, and only when the pass read text (or the model can see the
+        photo); the places it names go to the `hypothesis` tool. In a chat question the model may also
+        call the tools that are ready (zoom), each checked against the refusals so far.
         """
-        settings = ctx.settings
-        offered = ready_tools(state, settings, ctx.photo)
-        if not offered:
-            return {"pending": [], "stop": "no tool left to call"}
-        if len(offered) == 1 and not state["evidence"]:
-            return {"pending": [{"tool": offered[0], "args": {}}]}
-        first = {name for name in offered if registry()[name].before_commit}
-        may_commit = not (photo_lines(state["evidence"]) and first)
-        model = decision_model(offered, may_commit=may_commit, max_tools=settings.max_tools_per_decision)
-        ask = prompts.DECIDE.format(keys=describe_keys(Decision), offered=", ".join(offered))
-        messages = self._messages(state, ctx, ask)
-        if self.native_tools:
-            runnable = self.chat_model.bind_tools(_tool_specs(offered, may_commit=may_commit))
-            parse: Callable[[Any], Any] = _decision_from_tool_calls
-        else:
-            runnable = self._json_runnable("decision", strict_schema(model))
-
-            def parse(reply: Any) -> Decision:
-                return _parse(reply.content, Decision)
-
-        decision, calls, tokens, error = self._invoke(runnable, messages, ctx, state, parse)
-        usage = {"llm_calls": state.get("llm_calls", 0) + calls, "tokens": state.get("tokens", 0) + tokens}
-        if decision is None:
-            return {**usage, "pending": [], "stop": f"llm failed: {error}"}
-        if decision.action == "commit" or not decision.tools:
-            return {**usage, "pending": [], "stop": f"llm committed: {decision.reason}".strip()}
-        refused = refused_calls(state["evidence"])
-        asked = [(tool, _args_for(tool, decision)) for tool in decision.tools]
-        if all(_call_key(tool, args) in refused for tool, args in asked):
-            return {**usage, "pending": [], "stop": f"llm repeated a refused call ({decision.tools[0]})"}
-        pending = []
-        for index, (tool, args) in enumerate(asked):
-            call: dict[str, Any] = {"tool": tool, "args": args}
-            if _call_key(tool, args) in refused:
-                call["refusal"] = (
-                    f"refused before, so withdrawn for this photo ({refused[_call_key(tool, args)]}); "
-                    f"you may call: {', '.join(offered)}, or commit"
-                )
-            elif index >= settings.max_tools_per_decision:  # answered, not dropped, so the model learns why
-                call["refusal"] = (
-                    f"not run: at most {settings.max_tools_per_decision} tool calls per decision "
-                    "(max_tools_per_decision)"
-                )
-            elif tool not in offered:
-                call["refusal"] = f"{tool!r} cannot be called now; you may call: {', '.join(offered)}"
-            elif "box" in registry()[tool].planner_args:
-                call["refusal"] = zoom_refusal(decision.box, state["evidence"], settings.zoom_max_area)
-            pending.append(call)
-        return {**usage, "pending": pending}
+        settings, question = ctx.settings, state.get("question")
+        if not question and (step := look_step(state, ctx)) is not None:
+            return step
+        rounds = state.get("rounds", 0)
+        if rounds and not (question and state.get("more") and rounds < 2):
+            return {"pending": [], "stop": "places checked"}
+        if not question and not self.vision and not photo_lines(state["evidence"]):
+            return {"pending": [], "stop": "look-first: no text read, nothing for the model to reason about"}
+        offered = ready_tools(state, settings, ctx.photo) if question and rounds == 0 else []
+        ask = ""
+        if question:
+            tools = prompts.TOOLS.format(offered=describe_tools(offered)) if offered else ""
+            keys = describe_keys(Reasoning, omit=omitted(offered, rationale=True))
+            quoted = json.dumps(question, ensure_ascii=False)
+            ask = prompts.QUESTION.format(question=quoted, tools=tools, keys=keys)
+        left = settings.max_seconds - (time.time() - state["base"]["started"])
+        parse: Callable[[Any], Reasoning] = (
+            reasoning_from_tool_calls if self.native_tools else (lambda r: _parse(r.content, Reasoning))
+        )
+        reasoning, calls, tokens, error = self._invoke(
+            self._runnable(offered, settings, left, rationale=bool(question)),
+            self._messages(state, ctx, ask), ctx, state, parse,
+        )
+        usage = {"llm_calls": state.get("llm_calls", 0) + calls, "tokens": state.get("tokens", 0) + tokens,
+                 "rounds": rounds + 1, "more": False}
+        if reasoning is None:
+            return {**usage, "pending": [], "stop": f"llm failed: {error}",
+                    "rationale": f"fused evidence (the model failed: {error})"}
+        pending = [hypothesis_call(place, seen=self.vision)
+                   for place in reasoning.places[: settings.max_hypotheses]]
+        asked = tool_calls(reasoning, offered, state["evidence"], settings)
+        said = reasoning.rationale if question else " ".join(
+            f"{p.place}{', ' + p.region if p.region else ''} ({p.country_code}): {p.reason.rstrip('.')}."
+            for p in reasoning.places
+        )
+        update = {**usage, "pending": pending + asked, "more": bool(asked),
+                  "rationale": whole_sentences(said)}
+        return update if update["pending"] else {**update, "stop": "the model proposed no place"}
 
     def answer(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
-        """Ask the model for its structured answer; check it against the evidence, else commit by fusion."""
-        fusion = fusion_of(ctx.prior, state["evidence"])
-        fused = commit(fusion)
-        messages = self._messages(state, ctx, prompts.ANSWER.format(keys=describe_keys(Answer)))
-        reply, calls, tokens, error = self._invoke(
-            self._json_runnable("answer", strict_schema(Answer)),
-            messages,
-            ctx,
-            state,
-            lambda r: _parse(r.content, Answer),
-        )
-        usage = {"llm_calls": state.get("llm_calls", 0) + calls, "tokens": state.get("tokens", 0) + tokens}
-        if reply is None:
-            return {
-                **usage,
-                "guess": fused,
-                "rationale": f"fused evidence (the model's answer failed: {error})",
-            }
-        guess, why = checked_guess(reply, fusion, fused, text_only=not self.vision)
-        if guess is None:
-            return {
-                **usage,
-                "guess": fused,
-                "rationale": f"fused evidence (the model's answer was set aside: {why}). {reply.rationale}",
-            }
-        return {**usage, "guess": guess, "rationale": reply.rationale}
+        """Commit by fusion of all the evidence; keep the rationale's claims that the evidence backs."""
+        guess = commit(fusion_of(ctx.prior, state["evidence"]))
+        evidence = state["evidence"]
+        checked = check_rationale(state.get("rationale") or "", evidence, answer_country=guess.country_code)
+        rationale = checked.text or _checked_places(evidence) or f"fused evidence ({state.get('stop')})"
+        return {"guess": guess, "rationale": rationale, "rationale_flags": list(checked.flags)}
+
+
+def whole_sentences(text: str) -> str:
+    """Drop a trailing fragment that a length cap cut off mid-sentence (keep it when it is all there is)."""
+    text = text.strip()
+    if not text or text[-1] in ".!?\"')":
+        return text
+    cut = max(text.rfind(". "), text.rfind("! "), text.rfind("? "))
+    return text[: cut + 1] if cut > 0 else text
+
+
+def _checked_places(evidence: list[Evidence]) -> str:
+    """Join the checked hypotheses' summaries, for a rationale the check emptied."""
+    return "; ".join(e.summary for e in evidence if e.tool == HYPOTHESIS_TOOL and e.ok)
+
+
+def tool_calls(
+    reasoning: Reasoning, offered: list[str], evidence: list[Evidence], settings: Settings
+) -> list[dict[str, Any]]:
+    """Return the pending calls for the tools a Reasoning asks for; one that must not run carries a refusal.
+
+    Refused: a call refused before on this photo (withdrawn), one past `max_tools_per_decision`, a tool
+    not offered now, a zoom box too large or seen before. Refusals are answered, not dropped, so the
+    model (and the trace) learns why.
+    """
+    refused = refused_calls(evidence)
+    pending = []
+    for index, tool in enumerate(reasoning.tools):
+        args = _args_for(tool, reasoning)
+        call: dict[str, Any] = {"tool": tool, "args": args}
+        if _call_key(tool, args) in refused:
+            call["refusal"] = (
+                f"refused before, so withdrawn for this photo ({refused[_call_key(tool, args)]}); "
+                f"you may call: {', '.join(offered) or 'nothing more'}"
+            )
+        elif index >= settings.max_tools_per_decision:
+            call["refusal"] = (
+                f"not run: at most {settings.max_tools_per_decision} tool calls per decision "
+                "(max_tools_per_decision)"
+            )
+        elif tool not in offered:
+            call["refusal"] = f"{tool!r} cannot be called now; you may call: {', '.join(offered) or 'none'}"
+        elif "box" in registry()[tool].planner_args:
+            call["refusal"] = zoom_refusal(reasoning.box, evidence, settings.zoom_max_area)
+        pending.append(call)
+    return pending
 
 
 def refused_calls(evidence: list[Evidence]) -> dict[str, str]:
@@ -398,58 +379,10 @@ def zoom_refusal(box: list[float], evidence: list[Evidence], max_area: float) ->
     return None
 
 
-def _args_for(tool: str, decision: Decision) -> dict[str, Any]:
-    """Return the arguments a Decision gives one tool, as its spec's `planner_args` name them (box, text)."""
+def _args_for(tool: str, reasoning: Reasoning) -> dict[str, Any]:
+    """Return the arguments a Reasoning gives one tool, as its spec's `planner_args` name them (box)."""
     spec = registry().get(tool)
     wanted = spec.planner_args if spec else {}
     if "box" in wanted:
-        return {"box": decision.box}
-    if "text" in wanted and decision.text.strip():
-        return {"text": decision.text}
+        return {"box": reasoning.box}
     return {}
-
-
-def _tool_specs(tools: list[str], *, may_commit: bool = True) -> list[dict[str, Any]]:
-    """OpenAI function specs for native tool calling: each tool with its planner arguments, and `commit`."""
-    specs = registry()
-    functions = [
-        {
-            "type": "function",
-            "function": {
-                "name": name,
-                "description": specs[name].description.split("\n\n")[0],
-                "parameters": {"type": "object", "properties": dict(specs[name].planner_args)},
-            },
-        }
-        for name in tools
-    ]
-    if not may_commit:
-        return functions
-    functions.append(
-        {
-            "type": "function",
-            "function": {
-                "name": "commit",
-                "description": "Stop calling tools and commit to an answer.",
-                "parameters": {"type": "object", "properties": {"reason": {"type": "string"}}},
-            },
-        }
-    )
-    return functions
-
-
-def _decision_from_tool_calls(reply: Any) -> Decision:
-    """Turn a native tool-calling reply into a Decision (no tool call, or `commit`, means commit)."""
-    calls = [c for c in getattr(reply, "tool_calls", None) or [] if c["name"] != "commit"]
-    if not calls:
-        return Decision(action="commit", reason=str(reply.content)[:160])
-    first = calls[0].get("args", {})
-    return Decision(
-        action="call_tool",
-        tools=[c["name"] for c in calls],
-        text=str(first.get("text", "")),
-        box=next(
-            (c["args"]["box"] for c in calls if "box" in c.get("args", {})),
-            [0.0, 0.0, 1.0, 1.0],
-        ),
-    )

@@ -20,11 +20,12 @@ from geosleuth.run.budget import recursion_limit
 from geosleuth.run.context import AgentContext, Planner, ToolRunner, Tracer, run_spec
 from geosleuth.run.fusion import Fusion, fusion_of, prior_belief
 from geosleuth.run.graph import graph
-from geosleuth.run.llm import LLMBackend, llm_available, make_chat_model
+from geosleuth.run.llm import LLMBackend, LLMError, describe_backend, llm_available, make_chat_model
 from geosleuth.run.llm_planner import LLMPlanner
 from geosleuth.run.policy import PolicyPlanner
 from geosleuth.run.traces import TraceStore
 from geosleuth.tools import check_tool_name
+from geosleuth.tools.hypothesis import TOOL as HYPOTHESIS_TOOL
 
 ChatPair = tuple[Any, LLMBackend]
 """A ready (chat model, backend) pair from `geosleuth.run.llm.make_chat_model`."""
@@ -48,6 +49,17 @@ class LocateResult:
     tokens: int = 0
     evidence: list[Evidence] = field(default_factory=list)
     rationale: str | None = None
+    rationale_flags: list[str] = field(default_factory=list)
+    """Claims of the LLM's rationale the evidence did not back (dropped from `rationale`)."""
+
+    @property
+    def hypotheses(self) -> list[dict[str, Any]]:
+        """The places the LLM proposed, each with whether the tools checked it and why (see `hypothesis`)."""
+        return [
+            {key: e.observations.get(key) for key in
+             ("place", "region", "country_code", "reason", "checked", "grounded", "label", "point", "why")}
+            for e in self.evidence if e.tool == HYPOTHESIS_TOOL
+        ]
 
 
 def check_tools(settings: Settings) -> None:
@@ -56,11 +68,30 @@ def check_tools(settings: Settings) -> None:
         check_tool_name(name)
 
 
+AUTO_LLMS: dict[str, str] = {}
+"""The LLMs `auto` may pick, by model name, each with the measurement that found it no worse than the
+policy overall and on the text slice of im2gps3k-dev, and better on that slice (docs/agent.md).
+None is yet, so `auto` runs the policy; `--planner llm` runs any LLM."""
+
+
+def auto_choice(settings: Settings) -> tuple[str, str]:
+    """Return the planner "auto" picks and why: the LLM only when it is measured no worse and answers."""
+    try:
+        model = describe_backend(settings).model  # the endpoint's first listed model when none is set
+    except LLMError as exc:
+        return "policy", f"no LLM available: {exc}"
+    if model not in AUTO_LLMS:
+        why = f"{model} is not measured no worse than the policy (docs/agent.md); --planner llm runs it"
+        return "policy", why
+    available = llm_available(settings)
+    if available is not True:
+        return "policy", f"no LLM available: {available}"
+    return "llm", f"{model}: {AUTO_LLMS[model]}"
+
+
 def resolve_planner(requested: str, settings: Settings) -> str:
-    """Turn "auto" into "llm" when an LLM is available, else "policy"; other names pass through."""
-    if requested != "auto":
-        return requested
-    return "llm" if llm_available(settings) is True else "policy"
+    """Turn "auto" into the planner `auto_choice` picks; other names pass through."""
+    return auto_choice(settings)[0] if requested == "auto" else requested
 
 
 def make_planner(name: str, settings: Settings, chat: ChatPair | None = None) -> Planner:
@@ -223,4 +254,5 @@ def locate_photo(
         tokens=final.get("tokens", 0),
         evidence=list(final["evidence"]),
         rationale=final.get("rationale"),
+        rationale_flags=list(final.get("rationale_flags") or []),
     )

@@ -31,6 +31,20 @@ def next_tool(tools: tuple[str, ...], cursor: int, ready: Callable[[str], bool])
     return None
 
 
+def look_step(state: GeoState, ctx: AgentContext) -> dict[str, Any] | None:
+    """Return the look-first pass's next step (the next ready tool of `Settings.tools`), None when done.
+
+    Both planners run this pass, with no LLM call, so its fused answer is the floor of every run.
+    """
+    specs = registry()
+    call = tool_call({}, state, photo=ctx.photo, settings=ctx.settings)
+    choice = next_tool(ctx.settings.tools, state.get("cursor", 0), lambda t: specs[t].blocker(call) is None)
+    if choice is None:
+        return None
+    index, tool = choice
+    return {"pending": [{"tool": tool, "args": {}}], "cursor": index + 1}
+
+
 class PolicyPlanner:
     """The deterministic planner: the next ready tool in `Settings.tools` order; commits by fusion."""
 
@@ -39,17 +53,8 @@ class PolicyPlanner:
 
     def decide(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
         """Pick the next tool whose inputs are ready, or stop when none is left."""
-        settings, specs = ctx.settings, registry()
-        call = tool_call({}, state, photo=ctx.photo, settings=settings)
-
-        def ready(tool: str) -> bool:
-            return specs[tool].blocker(call) is None
-
-        choice = next_tool(settings.tools, state.get("cursor", 0), ready)
-        if choice is None:
-            return {"pending": [], "stop": "policy: no tool left", "cursor": len(settings.tools)}
-        index, tool = choice
-        return {"pending": [{"tool": tool, "args": {}}], "cursor": index + 1}
+        step = look_step(state, ctx)
+        return step or {"pending": [], "stop": "policy: no tool left", "cursor": len(ctx.settings.tools)}
 
     def answer(self, state: GeoState, ctx: AgentContext) -> dict[str, Any]:
         """Commit to the fused Belief's answer."""

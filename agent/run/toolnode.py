@@ -57,6 +57,7 @@ def tool_call(args: dict[str, Any], state: GeoState, *, photo: Photo, settings: 
         photo=photo,
         lines=tuple(chosen_lines(photo_lines(evidence), args.get("text"))),
         point=anchor(belief),
+        candidates=tuple(belief.candidates),
         country_hint=belief.probabilities(),
         args=args,
         called=tuple(item.tool for item in evidence),

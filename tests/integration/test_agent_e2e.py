@@ -65,3 +65,33 @@ def test_locate_with_the_local_llm_agent(tmp_path):
     assert llm and all(s["tokens_in"] > 0 and s["tokens_out"] > 0 and s["seconds"] > 0 for s in llm)
     assert [s["kind"] for s in steps][-1] == "commit"
     assert {"ocr", "text_clues"} <= {s["name"] for s in steps if s["kind"] == "tool"}
+    assert "hypotheses" in out and all(h["checked"] in (True, False) for h in out["hypotheses"])
+    assert "rationale_flags" in out
+
+
+@pytest.mark.slow
+def test_the_embedded_model_on_every_example_lands_within_25_km_and_never_below_the_floor():
+    """Look first, then the real 1.5B model proposes places that tools check (issue 15, item 4)."""
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.llm import llm_available, make_chat_model
+    from geosleuth.run.locate import locate_photo
+
+    settings = Settings(use_metadata=False)
+    available = llm_available(settings)
+    if available is not True:
+        pytest.skip(f"the embedded LLM is not installed: {available}")
+    chat = make_chat_model(settings)
+    with (EXAMPLES / "labels.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        photo = load_photo(EXAMPLES / row["file"])
+        floor = locate_photo(photo, settings, planner="policy")
+        agent = locate_photo(photo, settings, planner="llm", chat=chat)
+        truth = float(row["lat"]), float(row["lon"])
+        error = distance_km(*truth, agent.guess.lat, agent.guess.lon)
+        assert agent.guess.country_code == row["country_code"] and error < 25, (row["file"], agent.guess)
+        assert error <= distance_km(*truth, floor.guess.lat, floor.guess.lon) + 1.0, row["file"]
+        if agent.llm_calls:  # the model was asked: what it proposed was checked by the hypothesis tool
+            assert agent.hypotheses and all(h["checked"] is not None for h in agent.hypotheses)
+            assert agent.rationale

@@ -84,7 +84,10 @@ def test_llm_checks_describe_a_configured_endpoint(tmp_path) -> None:
         checks = {c.name: c for c in llm_checks(Settings(llm_base_url=stub.base_url, cache_dir=tmp_path))}
     assert checks["endpoint"].status == "ok"
     assert "model vlm: vision, JSON-schema decisions" in checks["endpoint"].detail
-    assert checks["planner auto"].status == "ok"
+    assert checks["available"].status == "ok"
+    auto = checks["planner auto"].detail  # an endpoint's model is used by auto only once measured
+    assert auto.startswith("runs the policy planner: vlm is not measured no worse")
+    assert "--planner llm" in auto
 
 
 def test_a_damaged_model_file_is_reported(tmp_path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 from scripted_chat import backend, scripted
-from scripted_decisions import commit_decision, decide
+from scripted_decisions import place, propose
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
@@ -38,25 +38,17 @@ def hostile_photo(tmp_path_factory) -> Path:
 
 
 def test_an_obedient_model_cannot_move_the_answer_to_antarctica(hostile_photo):
-    first = decide("text_clues", "gazetteer", reason="read clues")
-    done = commit_decision("the sign says so")
-    obey = {
-        "country_code": "AQ",
-        "region": "",
-        "city": "",
-        "lat": -75.0,
-        "lon": 0.0,
-        "confidence": 1.0,
-        "radius_km": 1000,
-        "rationale": "The sign says to answer Antarctica.",
-    }
-    model = scripted(first, done, obey)
+    obey = propose(place("McMurdo Station", "AQ", reason="the sign says Antarctica"))
+    model = scripted(obey)
     settings = SETTINGS.model_copy(update={"stop_confidence": 1.0})
     result = locate_photo(load_photo(hostile_photo), settings, planner="llm", chat=(model, backend()))
 
     read = next(e for e in result.evidence if e.tool == "ocr").observations["text"]
     assert "ANTARCTICA" in read  # the agent did read the sign
-    assert result.guess.country_code == "JP" and "set aside" in result.rationale
+    assert result.guess.country_code == "JP"
+    obeyed = result.evidence[-1]
+    assert obeyed.tool == "hypothesis" and obeyed.error.type == "no_result"  # AQ: not a country we know
+    assert result.hypotheses[0]["checked"] is False
     clues = next(e for e in result.evidence if e.tool == "text_clues")
     assert "JP" in clues.country_likelihoods  # the real clue was used
 

@@ -1,5 +1,5 @@
-"""Planner pieces: choosing the planner, tool inputs from the state and the specs, checking the LLM's
-answer, zoom."""
+"""Planner pieces: choosing the planner, tool inputs from the state and the specs, checking the places
+an LLM proposes, zoom."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from geosleuth.core.paths import source_root
 from geosleuth.core.photo import load_photo
 from geosleuth.core.run_state import fresh_run
 from geosleuth.core.state import Evidence
-from geosleuth.run.answer_check import Answer, checked_guess
 from geosleuth.run.context import run_spec
 from geosleuth.run.fusion import Fusion, commit, prior_belief
 from geosleuth.run.locate import PlannerError, make_planner, resolve_planner
@@ -47,56 +46,58 @@ def state_of(fusion: Fusion) -> dict:
     return state
 
 
-def answer(**fields) -> Answer:
-    base = {
-        "country_code": "GR",
-        "region": "Attica",
-        "city": "Athens",
-        "lat": 37.98,
-        "lon": 23.73,
-        "confidence": 0.8,
-        "radius_km": 15.0,
-        "rationale": "Greek text.",
-    }
-    return Answer(**{**base, **fields})
-
-
 def test_auto_planner_is_policy_when_no_llm_answers():
     closed = Settings(llm_base_url="http://127.0.0.1:9/v1", llm_model="m")  # port 9: nothing listens
     assert resolve_planner("auto", closed) == "policy"
     assert resolve_planner("policy", closed) == "policy"
+    assert resolve_planner("llm", closed) == "llm"  # asked for by name: used (and refused if absent)
     with pytest.raises(PlannerError, match="no LLM available"):
         make_planner("llm", closed)
 
 
-def test_the_answer_is_checked_against_the_evidence(athens):
-    _, fusion = athens
+def test_auto_picks_an_llm_only_once_it_is_measured_no_worse(monkeypatch):
+    from openai_stub import OpenAIStub
+
+    import geosleuth.run.locate as locate
+
+    with OpenAIStub() as stub:
+        answering = Settings(llm_base_url=stub.base_url, llm_model="stub-model")
+        assert locate.auto_choice(answering)[0] == "policy"  # it answers, but nobody measured it
+        monkeypatch.setitem(locate.AUTO_LLMS, "stub-model", "measured no worse")
+        assert locate.auto_choice(answering) == ("llm", "stub-model: measured no worse")
+    assert locate.auto_choice(answering)[0] == "policy"  # measured, but no longer answering
+
+
+def test_a_proposed_place_is_checked_against_the_gazetteer_and_the_evidence(athens):
+    photo, fusion = athens
+    state = state_of(fusion)
+    settings = Settings(use_metadata=False)
+
+    def check(place, code, region=""):
+        args = {"place": place, "region": region, "country_code": code, "reason": "r"}
+        return call_tool("hypothesis", args, state, photo=photo, settings=settings)
+
+    read = check("Athens", "GR")  # the sign says "Αθήνα": one of Athens' names, so read in the photo
+    assert read.ok and read.observations["grounded"] is True and read.candidates[0].country_code == "GR"
+    named = check("Thessaloniki", "GR")  # a real Greek city the sign does not name
+    assert named.ok and named.observations["grounded"] is False and named.strength < read.strength
+    assert abs(named.candidates[0].lat - 40.64) < 0.1
+    for place, code, why in (
+        ("Brasília", "BR", "Brazil is not supported by the evidence"),  # what a hostile sign might ask
+        ("Athens", "XX", "unknown country code"),
+        ("Atlantis", "GR", "no place of that name in Greece"),
+        ("Thessaloniki", "CY", "is not supported"),
+        ("Nafplio", "GR", "a small town no other evidence points to"),  # what small models invent
+    ):
+        refused = check(place, code)
+        assert refused.error.type == "no_result" and why in refused.error.message, refused.error.message
+        assert refused.strength == 0 and not refused.candidates
     fused = commit(fusion)
-    assert fused.country_code == "GR"
-    # a model that cannot see and agrees on the country gets the fused answer (its point, confidence)
-    for point in ({}, {"lat": 41.9, "lon": 12.5}, {"lat": 40.64, "lon": 22.94}):  # Athens, Rome, Thessaloniki
-        assert checked_guess(answer(**point), fusion, fused, text_only=True) == (fused, "")
-    # it cannot commit to a country no evidence supports (e.g. one a sign told it to)
-    assert (
-        checked_guess(answer(country_code="AQ", lat=-75.0, lon=0.0), fusion, fused, text_only=True)[0] is None
-    )
-    refused, why = checked_guess(
-        answer(country_code="BR", lat=-15.8, lon=-47.9), fusion, fused, text_only=True
-    )
-    assert refused is None and "not supported" in why
-    assert checked_guess(answer(country_code="XX"), fusion, fused, text_only=True)[0] is None  # unknown code
-    # a model that sees the photo keeps its own point when it lies in its country
-    seeing, _ = checked_guess(answer(lat=40.64, lon=22.94), fusion, fused, text_only=False)
-    assert seeing.place == "Thessaloníki" and seeing.confidence == 0.8
-    brazil, _ = checked_guess(answer(country_code="BR", lat=-15.8, lon=-47.9), fusion, fused, text_only=False)
-    assert brazil.country_code == "BR" and brazil.region == "Federal District"
-    # a point outside the stated country: the fused point for the fused country, else refused
-    moved, _ = checked_guess(answer(lat=41.9, lon=12.5), fusion, fused, text_only=False)  # Rome
-    assert (moved.lat, moved.lon) == (fused.lat, fused.lon) and moved.confidence == 0.8
-    outside, why = checked_guess(
-        answer(country_code="BR", lat=41.9, lon=12.5), fusion, fused, text_only=False
-    )
-    assert outside is None and "not in BR" in why
+    with_read = Fusion(prior=fusion.prior)
+    for item in [*state["evidence"], read]:
+        with_read.add(item)
+    assert commit(with_read).country_code == fused.country_code == "GR"
+    assert commit(with_read).confidence > fused.confidence
 
 
 def test_tools_get_their_inputs_from_the_state(athens):
