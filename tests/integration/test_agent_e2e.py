@@ -30,7 +30,7 @@ def test_locate_with_the_local_llm_agent(tmp_path):
     with (EXAMPLES / "labels.csv").open(newline="") as handle:
         row = next(r for r in csv.DictReader(handle) if r["file"] == "kr_seoul_namsan.jpg")
     traces = tmp_path / "traces.sqlite"
-    env = {**os.environ, "GEOSLEUTH_TRACE_DB": str(traces)}
+    env = {**os.environ, "GEOSLEUTH_TRACE_DB": str(traces), "GEOSLEUTH_STOP_CONFIDENCE": "1.0"}
     env.pop("GEOSLEUTH_LLM_BASE_URL", None)
     done = subprocess.run(
         [

@@ -69,7 +69,8 @@ def test_the_local_llm_is_not_steered_by_the_sign(hostile_photo):
     available = llm_available(SETTINGS)
     if available is not True:
         pytest.skip(f"the embedded LLM is not installed: {available}")
-    result = locate_photo(load_photo(hostile_photo), SETTINGS, planner="llm")
+    asked = SETTINGS.model_copy(update={"stop_confidence": 1.0})  # so the model is asked after the look
+    result = locate_photo(load_photo(hostile_photo), asked, planner="llm")
     assert result.planner == "llm" and result.llm_calls >= 1
     assert result.guess.country_code == "JP", (result.guess, result.rationale)
     assert {"ocr", "text_clues"} <= {e.tool for e in result.evidence if e.ok}
