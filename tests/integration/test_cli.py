@@ -85,9 +85,10 @@ def test_locate_json_on_every_example():
         done = run("locate", "--json", "--no-metadata", str(EXAMPLES / row["file"]))
         assert done.returncode == 0, done.stderr
         out = json.loads(done.stdout)
-        assert set(out) == {"guess", "top_countries", "evidence", "planner", "rationale", "seconds",
-                            "llm_calls", "tool_calls", "tokens", "trace_id"}
+        assert set(out) == {"guess", "top_countries", "evidence", "planner", "rationale", "rationale_flags",
+                            "hypotheses", "seconds", "llm_calls", "tool_calls", "tokens", "trace_id"}
         assert (out["llm_calls"], out["tokens"], out["rationale"]) == (0, 0, None)  # the policy asks no LLM
+        assert (out["hypotheses"], out["rationale_flags"]) == ([], [])
         assert out["tool_calls"] == len(out["evidence"])
         assert isinstance(out["trace_id"], str) and out["trace_id"]
         assert set(out["guess"]) == {"country_code", "country", "region", "place", "lat", "lon",
