@@ -91,6 +91,17 @@ class Evidence(BaseModel):
         """Whether the call succeeded."""
         return self.error is None
 
+    def log_ratios(self, codes: Iterable[str]) -> dict[str, float]:
+        """Return `log(max(l_c / max(l), LIKELIHOOD_FLOOR))` per country: what fusion scales and adds.
+
+        Empty when the evidence failed or claims nothing about countries.
+        """
+        likes = self.country_likelihoods
+        peak = max(likes.values(), default=0.0)
+        if not self.ok or peak <= 0:
+            return {}
+        return {code: math.log(max(likes.get(code, 0.0) / peak, LIKELIHOOD_FLOOR)) for code in codes}
+
 
 @contextmanager
 def timed() -> Iterator[list[float]]:
@@ -159,12 +170,10 @@ class Belief(BaseModel):
             raise ValueError(f"weight must be finite and >= 0, got {weight}")
         log_probs = dict(self.log_probs)
         scale = weight * evidence.strength
-        likes = evidence.country_likelihoods
-        peak = max(likes.values(), default=0.0)
-        if evidence.ok and peak > 0 and scale > 0:
-            for code in log_probs:
-                ratio = max(likes.get(code, 0.0) / peak, LIKELIHOOD_FLOOR)
-                log_probs[code] += scale * math.log(ratio)
+        ratios = evidence.log_ratios(log_probs) if scale > 0 else {}
+        if ratios:
+            for code, ratio in ratios.items():
+                log_probs[code] += scale * ratio
             norm = _logsumexp(log_probs.values())
             log_probs = {c: lp - norm for c, lp in log_probs.items()}
         points = [p.model_copy(update={"evidence_id": evidence.id}) for p in evidence.candidates]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from geosleuth.core.countries import find_country, get_country
-from geosleuth.core.state import LIKELIHOOD_FLOOR, Belief, Evidence
+from geosleuth.core.state import Belief, Evidence
 from geosleuth.run.fusion import fusion_of
 from geosleuth.tools import fusion_weight
 
@@ -70,10 +70,7 @@ class Entry:
 def _log_ratio(evidence: Evidence, code: str) -> float:
     """Return the term `evidence` adds to `code`'s log-probability before renormalisation."""
     scale = fusion_weight(evidence.tool) * evidence.strength
-    peak = max(evidence.country_likelihoods.values(), default=0.0)
-    if not evidence.ok or peak <= 0 or scale <= 0:
-        return 0.0
-    return scale * math.log(max(evidence.country_likelihoods.get(code, 0.0) / peak, LIKELIHOOD_FLOOR))
+    return scale * evidence.log_ratios((code,)).get(code, 0.0) if scale > 0 else 0.0
 
 
 def contributions(prior: Belief, evidence: Sequence[Evidence], country: str, against: str) -> list[Entry]:
