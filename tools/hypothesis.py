@@ -149,7 +149,7 @@ def check_hypothesis(
     def fail(why: str) -> Evidence:
         return Evidence.failure(
             TOOL, "no_result", f"unchecked: {name or '?'} ({code or '?'}): {why}", inputs=inputs,
-            observations={**observations, "why": why}, seconds=took[0],
+            observations={**observations, "why": why},
         )
 
     with timed() as took:

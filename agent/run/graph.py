@@ -27,8 +27,8 @@ from geosleuth.core.run_state import GeoState, InputState
 from geosleuth.core.state import Evidence, Guess
 from geosleuth.run.budget import budget_spent, is_confident, nothing_to_go_on, steps_left
 from geosleuth.run.context import AgentContext
-from geosleuth.run.fusion import Fusion, fusion_of
-from geosleuth.run.fusion import commit as fusion_commit
+from geosleuth.run.fusion import Fusion
+from geosleuth.run.policy import PolicyPlanner
 from geosleuth.run.toolnode import execute, safely
 
 # nodes ---------------------------------------------------------------------------------------------
@@ -113,9 +113,9 @@ def commit(state: GeoState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     ctx = runtime.context
     try:
         update = ctx.planner.answer(state, ctx)
-    except Exception as exc:  # noqa: BLE001 - the floor: the fused answer of the evidence so far
-        fused = fusion_commit(fusion_of(ctx.prior, state["evidence"]))
-        update = {"guess": fused, "rationale": f"fused evidence (the planner failed: {type(exc).__name__})"}
+    except Exception as exc:  # noqa: BLE001 - the floor: the policy's answer, the fused evidence so far
+        why = f"fused evidence (the planner failed: {type(exc).__name__})"
+        update = {**PolicyPlanner().answer(state, ctx), "rationale": why}
     guess: Guess = update["guess"]
     ctx.tracer.step(
         kind="commit",
