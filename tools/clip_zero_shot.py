@@ -209,4 +209,5 @@ Unavailable when no CLIP model is configured.""",
     cue="scene",
     what="country, continent, script, driving side and scene prompt ensembles",
     offline_source="CLIP weights you provide",
+    named_by=(r"(?-i:CLIP)", r"clip_zero_shot"),
 )

@@ -246,4 +246,5 @@ gives error type no_result.""",
     cue="metadata",
     what="GPS, time, camera, place text in XMP / JPEG comments (metadata; off in evals)",
     offline_source="Pillow",
+    named_by=(r"exif", r"gps", r"metadata"),
 )

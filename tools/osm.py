@@ -475,4 +475,5 @@ access to an Overpass server.""",
     ablation=("ocr", "gazetteer", TOOL),
     what="named features near a candidate point (Overpass), cached, with retries",
     offline_source="configurable endpoints",
+    named_by=(r"open ?street ?maps?", r"osm", r"overpass"),
 )

@@ -547,4 +547,5 @@ unavailable otherwise.""",
     what="nearest geotagged photos in a FAISS index (`geosleuth index build`: flat, IVF-PQ past 200k "
     "photos) as candidate points",
     offline_source="EfficientNet-Lite2 (shipped) or CLIP weights + your index",
+    named_by=(r"retrieval", r"similar photos?", r"nearest neighbou?rs?"),
 )

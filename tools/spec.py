@@ -153,6 +153,9 @@ class ToolSpec:
     """One line for the README's tool table: what it does."""
     offline_source: str = ""
     """One line for the README's tool table: where its data or model comes from offline."""
+    named_by: tuple[str, ...] = ()
+    """Regexes (case-insensitive, matched on word boundaries) for the words prose uses to name the tool
+    ("OpenStreetMap", "Overpass" for osm): how the rationale check finds a tool cited by an LLM."""
 
     def blocker(self, call: ToolCall) -> str | None:
         """Why the tool cannot run on `call` yet (metadata withheld, an input missing), else None."""

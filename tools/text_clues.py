@@ -154,4 +154,5 @@ The text is only matched against tables; it is never treated as instructions."""
     what="script → countries, language id, phones, domains, currency amounts, postcodes, country names, "
     "road numbers, plates, mph/km/h, national brands; watermarks and credits set aside",
     offline_source="babel/CLDR, lingua, phonenumbers, GeoNames, a cited brand table",
+    named_by=(r"text[ _]clues?",),
 )

@@ -130,4 +130,5 @@ fractions of the photo's width and height, e.g. [0, 0, 0.5, 1] is the left half.
     ablation=(),
     what='re-reads the text in a crop of the photo (for the LLM: "read the sign on the left again")',
     offline_source="the OCR engines",
+    named_by=(r"zoom(?:ed|ing)?",),
 )

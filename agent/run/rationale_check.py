@@ -3,10 +3,10 @@
 A small model cites evidence it never had ("the OSM data" when osm never ran), so the rationale is
 read for three kinds of claim, each checked against the run's successful Evidence:
 
-* tool: words for a registered tool (`TOOL_WORDS`: "OpenStreetMap", "Overpass" -> osm), backed when
-  that tool has a successful Evidence; or words for a kind of text clue (`CLUE_WORDS`: "phone number"
-  -> phone), backed when a text_clues Evidence read a clue of that kind. A sentence that says
-  nothing was found ("there is no GPS data") agrees with a tool that ran and failed.
+* tool: words for a registered tool (its `ToolSpec.named_by`: "OpenStreetMap", "Overpass" -> osm),
+  backed when that tool has a successful Evidence; or words for a kind of text clue (`CLUE_WORDS`:
+  "phone number" -> phone), backed when a text_clues Evidence read a clue of that kind. A sentence
+  that says nothing was found ("there is no GPS data") agrees with a tool that ran and failed.
 * country: a capitalised country name (`geosleuth.core.countries`, any language, less
   `NOT_COUNTRIES`; short forms in `COUNTRY_ALIASES`), backed when it is the answer's country, when
   some Evidence gives it at least `COUNTRY_RATIO` of that Evidence's top likelihood, or when some
@@ -41,23 +41,6 @@ from geosleuth.tools.clues.country_name import WORD_LIKE_NAMES
 from geosleuth.tools.gazetteer import LANDMARK_POPULATION
 from geosleuth.tools.gazetteer_index import fold, search_places
 from geosleuth.tools.word_rarity import place_chance
-
-TOOL_WORDS: dict[str, tuple[str, ...]] = {
-    "osm": (r"open ?street ?maps?", r"osm", r"overpass"),
-    "gazetteer": (r"geonames", r"gazetteer"),
-    "exif": (r"exif", r"gps", r"metadata"),
-    "ocr": (r"ocr",),
-    "geocode": (r"nominatim", r"geocod\w*"),
-    "geoclip": (r"geoclip",),
-    "clip_zero_shot": (r"(?-i:CLIP)", r"clip_zero_shot"),
-    "retrieval": (r"retrieval", r"similar photos?", r"nearest neighbou?rs?"),
-    "scene": (r"image model", r"efficientnet", r"imagenet", r"scene (?:model|classifier|labels?|tool)"),
-    "zoom": (r"zoom(?:ed|ing)?",),
-    "text_clues": (r"text[ _]clues?",),
-    "web_search": (r"web search(?:es)?",),
-}
-"""Regexes (case-insensitive, on word boundaries) for words that name a tool; only registered tools count.
-"The scene" is an ordinary phrase, so only "scene model" and the like name the scene tool."""
 
 CLUE_WORDS: dict[str, tuple[str, ...]] = {
     "phone": (r"(?:tele)?phone numbers?", r"area codes?", r"dial(?:l)?ing codes?", r"calling codes?"),
@@ -192,7 +175,7 @@ def check_rationale(
 def _tool_rules() -> tuple[tuple[Finder, tuple[str, str]], ...]:
     """Return (pattern, (tool, clue kind or "")) for the registered tools and, with text_clues, the clues."""
     known = registry()
-    words = [((tool, ""), w) for tool, ws in TOOL_WORDS.items() if tool in known for w in ws]
+    words = [((name, ""), w) for name, spec in known.items() for w in spec.named_by]
     if "text_clues" in known:
         words += [(("text_clues", kind), w) for kind, ws in CLUE_WORDS.items() for w in ws]
     return tuple((re.compile(rf"(?<![\w-]){w}(?![\w-])", re.IGNORECASE), rule) for rule, w in words)
