@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field
 
 
@@ -18,6 +19,19 @@ class Scripted(GenericFakeChatModel):
     def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # noqa: D102
         self.seen.append((messages, kwargs))
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # noqa: D102
+        # One chunk holding the whole reply: the fake's own stream drops tool calls.
+        result = self._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
+        message = result.generations[0].message
+        chunk = AIMessageChunk(
+            content=message.content, id=message.id, usage_metadata=message.usage_metadata,
+            tool_call_chunks=[
+                {"name": c["name"], "args": json.dumps(c["args"]), "id": c["id"], "index": i}
+                for i, c in enumerate(message.tool_calls)
+            ],
+        )
+        yield ChatGenerationChunk(message=chunk)
 
     def bind_tools(self, tools, **kwargs):  # noqa: D102
         return self.bind(tools=tools, **kwargs)

@@ -229,6 +229,7 @@ def make_chat_model(settings: Settings) -> tuple[Any, LLMBackend]:
         temperature=0,
         timeout=settings.max_seconds,
         max_retries=0 if backend.is_local else 2,
+        stream_usage=True,  # the planner streams its replies (`llm_planner.streamed_reply`)
     )
     log.info(
         "LLM %s at %s (vision %s, %s decisions)", backend.model, backend.base_url,

@@ -115,6 +115,29 @@ def _usage(message: Any) -> tuple[int, int]:
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
+def streamed_reply(runnable: Any, messages: list[Any], seconds: float) -> Any:
+    """Stream one reply and return it whole; past `seconds`, close the stream and raise TimeoutError.
+
+    Closing the stream closes the connection, which makes llama.cpp stop generating at once; a plain
+    request that times out leaves the server writing a reply nobody reads (measured: the slot stayed
+    busy for over 120 s), which would slow the next photo. Before the first token the HTTP client's
+    own timeout (the same seconds) applies.
+    """
+    deadline = time.perf_counter() + seconds
+    reply = None
+    chunks = runnable.stream(messages)
+    try:
+        for chunk in chunks:
+            reply = chunk if reply is None else reply + chunk
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no complete reply within {seconds:.0f} s")
+    finally:
+        chunks.close()
+    if reply is None:
+        raise ValueError("the model sent an empty stream")
+    return reply
+
+
 def _as_records(messages: list[Any]) -> list[dict[str, Any]]:
     """Messages as role/content records for the trace (inline images are replaced by the store)."""
     return [{"role": m.type, "content": m.content} for m in messages]
@@ -193,13 +216,22 @@ class LLMPlanner:
         state: GeoState,
         parse: Callable[[Any], Any],
     ) -> tuple[Any, int, int, str | None]:
-        """Ask the model, retrying when `parse` fails, tracing each; return (parsed, calls, tokens, error)."""
+        """Ask the model, retrying when `parse` fails, tracing each; return (parsed, calls, tokens, error).
+
+        All the tries together get the time left in the run's budget (`max_seconds`), at least 1 s.
+        """
         calls, tokens, error = 0, 0, None
+        left = ctx.settings.max_seconds - (time.time() - state["base"]["started"])
+        end = time.perf_counter() + max(1.0, left)
         for _ in range(1 + ctx.settings.structured_retries):
             start = time.perf_counter()
+            seconds = end - start
+            if seconds <= 0:
+                error = error or "TimeoutError: the time budget is spent"
+                break
             reply, error = None, None
             try:
-                reply = runnable.invoke(messages)
+                reply = streamed_reply(runnable, messages, seconds)
                 parsed = parse(reply)
             except Exception as exc:  # noqa: BLE001 - a failed call is traced and the run falls back
                 parsed, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

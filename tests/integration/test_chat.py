@@ -267,22 +267,25 @@ class ScriptedOpenAI(BaseHTTPRequestHandler):
         request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).requests.append(request)
         content = json.dumps(type(self).script.pop(0))
-        self._reply(
-            {
-                "id": f"c{len(type(self).requests)}",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "scripted",
-                "choices": [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "message": {"role": "assistant", "content": content},
-                    }
-                ],
-                "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-            }
-        )
+        head = {"id": f"c{len(type(self).requests)}", "created": 0, "model": "scripted"}
+        usage = {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+        if not request.get("stream"):
+            message = {"role": "assistant", "content": content}
+            self._reply({**head, "object": "chat.completion", "usage": usage,
+                         "choices": [{"index": 0, "finish_reason": "stop", "message": message}]})
+            return
+        # Server-sent events, as OpenAI and llama.cpp stream: the reply in two pieces, then the usage.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        half = len(content) // 2
+        chunks = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": content[:half]}}]},
+                  {"choices": [{"index": 0, "delta": {"content": content[half:]}, "finish_reason": "stop"}]},
+                  {"choices": [], "usage": usage}]
+        for chunk in chunks:
+            event = {**head, "object": "chat.completion.chunk", **chunk}
+            self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
 
 
 @pytest.fixture

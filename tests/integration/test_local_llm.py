@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -100,3 +101,32 @@ def test_serves_the_real_model_on_loopback_and_stops_cleanly() -> None:
         sock.bind(("127.0.0.1", port))
         sock.listen()
     server.stop()  # twice is harmless
+
+
+def _busy(server: LocalLLMServer) -> bool:
+    with urllib.request.urlopen(server.base_url.removesuffix("/v1") + "/slots", timeout=10) as reply:
+        return any(slot["is_processing"] for slot in json.loads(reply.read()))
+
+
+@pytest.mark.slow
+def test_a_reply_cut_at_its_deadline_stops_the_server_generating() -> None:
+    from langchain_core.messages import HumanMessage
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    from geosleuth.run.llm_planner import streamed_reply
+
+    model = assemble_model(default_cache_dir())
+    with LocalLLMServer(model, threads=local_llm.cpu_threads(Settings()), context=2048) as server:
+        chat = ChatOpenAI(base_url=server.base_url, model=MODEL_NAME, api_key=SecretStr("none"),
+                          temperature=0, stream_usage=True)
+        essay = chat.bind(max_tokens=2000)  # ~200 s of writing on 2 cores
+        with pytest.raises(TimeoutError, match="no complete reply within 3 s"):
+            streamed_reply(essay, [HumanMessage("Write a 3000-word essay on the history of Vienna.")], 3)
+        waited = 0.0
+        while _busy(server) and waited < 15:
+            time.sleep(0.25)
+            waited += 0.25
+        assert not _busy(server), "the server went on writing the reply nobody reads"
+        short = streamed_reply(chat.bind(max_tokens=8), [HumanMessage("Say hi.")], 60)
+        assert short.content and short.usage_metadata["output_tokens"] > 0
