@@ -35,6 +35,7 @@ cjk_font="fonts-wqy-microhei"
 
 wanted=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd fonts-noto-core "$cjk_font")
 wanted+=(chromium)  # headless browser: the trace viewer's screenshot test (tests/integration/test_trace_view.py)
+wanted+=(libimage-exiftool-perl)  # exiftool: reads back what `--write` wrote (tests/integration/test_writeback.py)
 mapfile -t scripts < <(script_packages)
 wanted+=("${scripts[@]}")
 
