@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from geosleuth.core.extras import require
 from geosleuth.evals.datasets import Sample
 from geosleuth.evals.job import EvalJob, evaluate_one
 
@@ -19,6 +20,7 @@ class RayBackend:
 
     def __init__(self, job: EvalJob, *, workers: int, address: str | None = None) -> None:
         """Connect to Ray at `address`, or start a local Ray with `workers` CPUs when None."""
+        require("ray", "ray", "--backend ray")
         import ray
 
         self._started = not ray.is_initialized()

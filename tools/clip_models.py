@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from geosleuth.core.extras import MissingExtra, require
 from geosleuth.core.paths import shared_dir
 from geosleuth.tools.torch_compat import ensure_torchvision_ops, resolve_device
 
@@ -304,8 +305,9 @@ def load_clip(settings: Settings, shared_models: Path = SHARED_MODELS) -> ClipMo
             "or put weights in ../shared/models"
         )
     try:
+        require("open_clip" if spec.backend == "open_clip" else "transformers", "vision", "CLIP")
         device = resolve_device(settings.device)
-    except ValueError as exc:
+    except (MissingExtra, ValueError) as exc:
         raise ClipUnavailable(str(exc)) from exc
     key = (spec.name, spec.fingerprint(), device)
     with _lock:
@@ -331,8 +333,8 @@ def save_random_open_clip(folder: Path, model_cfg: dict[str, Any] | None = None,
     """
     import json
 
+    require("open_clip", "vision", "a random open_clip model")
     import torch
-
 
     ensure_torchvision_ops()
     import open_clip

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geosleuth.core.extras import MissingExtra, require
 from geosleuth.core.geo import country_at
 from geosleuth.core.state import Candidate, Evidence, timed
 from geosleuth.tools.clip_models import ClipUnavailable, load_clip
@@ -52,9 +53,10 @@ NEEDS = "unavailable: needs CLIP ViT-L/14 weights"
 
 def package_dir() -> Path:
     """Return the installed `geoclip` package's `model` folder (found without importing the package)."""
+    require("geoclip", "vision", "GeoCLIP")
     spec = importlib.util.find_spec("geoclip")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the geoclip package is not installed")
+        raise FileNotFoundError("the geoclip package has no model folder")
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
@@ -171,8 +173,9 @@ def geoclip_locate(
     """
     with timed() as clock:
         try:
+            require("geoclip", "vision", "GeoCLIP")
             model = model or load_clip(settings)
-        except ClipUnavailable as exc:
+        except (ClipUnavailable, MissingExtra) as exc:
             return Evidence.failure(TOOL, "unavailable", f"{NEEDS} ({exc})")
         if not model.is_vit_l14:
             return Evidence.failure(

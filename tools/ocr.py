@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 from PIL import Image, ImageOps, ImageStat
 
+from geosleuth.core.extras import require
 from geosleuth.core.state import Evidence, timed
 from geosleuth.tools.spec import ToolCall, ToolSpec
 from geosleuth.tools.torch_compat import ensure_torchvision_ops, resolve_device
@@ -121,6 +122,7 @@ def _easyocr_reader(gpu: bool) -> Any:
     """Return the process-wide easyocr Reader for English on the CPU or the GPU."""
 
     def build() -> Any:
+        require("easyocr", "vision", "easyocr")
         ensure_torchvision_ops()
         # torch warns about deprecated quantisation and pin_memory on every CPU read: not the user's concern.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"(torch|easyocr)(\.|$)")

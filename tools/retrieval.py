@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from geosleuth.core.countries import all_countries
+from geosleuth.core.extras import MissingExtra
 from geosleuth.core.geo import country_at, distance_km
 from geosleuth.core.photo import FORMATS, PhotoError, load_photo
 from geosleuth.core.state import Candidate, Evidence, timed
@@ -448,7 +449,7 @@ def retrieve(
             index = open_index(settings.retrieval_index)  # before the embedder: no model loads for nothing
             embedder = embedder or load_embedder(settings)
             index.check(embedder)
-        except (IndexMissing, EmbedderUnavailable) as exc:
+        except (IndexMissing, EmbedderUnavailable, MissingExtra) as exc:
             return Evidence.failure(TOOL, "unavailable", f"unavailable: {exc}")
         except RetrievalError as exc:
             return Evidence.failure(TOOL, "bad_input", str(exc))

