@@ -45,6 +45,12 @@ READ_STRENGTH = 0.6
 country's odds rise by 50**0.3, about x3.2 (the unlisted countries sit at the likelihood floor)."""
 NAMED_STRENGTH = 0.3
 """Strength of a hypothesis the model named without the name being read (about x1.8 on the odds)."""
+NAMED_POINT_WEIGHT = 0.25
+"""Weight of the point of a place the model named but the photo does not (its evidence's only point
+otherwise weighs 1). Fusion ranks points by weight x strength, so it scores 0.075: under a town the
+gazetteer matched in the photo's text (measured: Titusville, read on the Kennedy Space Center sign,
+0.19), above nothing. A model that says "Orlando" beside "Titusville, Florida" no longer moves the
+point 60 km; one that names London for a Sherlock Holmes restaurant still places it."""
 SUPPORT_RATIO = 0.1
 """A hypothesis's country needs at least this fraction of the top country's probability."""
 READ_SUPPORT_RATIO = 0.01
@@ -191,7 +197,8 @@ def check_hypothesis(
         inputs=inputs,
         summary=f"checked: {label}, {how} ({reason})" if reason else f"checked: {label}, {how}",
         country_likelihoods={code: 1.0},
-        candidates=[Candidate(lat=lat, lon=lon, label=label, country_code=code, radius_km=radius)],
+        candidates=[Candidate(lat=lat, lon=lon, label=label, country_code=code, radius_km=radius,
+                              weight=1.0 if grounded else NAMED_POINT_WEIGHT)],
         places=[label],
         observations={**observations, "checked": True, "grounded": grounded, "point": [lat, lon],
                       "label": label},

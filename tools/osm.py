@@ -443,13 +443,22 @@ def _nominatim_evidence(rows: list[dict[str, Any]], inputs: dict[str, Any], seco
 
 
 def run(call: ToolCall) -> Evidence:
-    """Search OSM for this call's photo lines around the best candidate point, with the run's endpoint."""
+    """Search OSM for this call's photo lines around a point, with the run's endpoint.
+
+    The point is the call's `near` argument ([lat, lon]: the planner checking a proposed place) when
+    given, else the best candidate point.
+    """
     s, point = call.settings, call.point
-    if point is None:
+    near = call.args.get("near")
+    if near is not None:
+        lat, lon = float(near[0]), float(near[1])
+    elif point is not None:
+        lat, lon = point.lat, point.lon
+    else:
         return Evidence.failure(TOOL, "bad_input", "no candidate point to search around")
     return query_overpass(
         list(call.lines),
-        around=(point.lat, point.lon, s.osm_radius_km),
+        around=(lat, lon, s.osm_radius_km),
         endpoint=s.overpass_url,
         timeout_s=s.osm_timeout_s,
         cache_dir=s.cache_dir / "osm",

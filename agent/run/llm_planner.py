@@ -11,7 +11,10 @@
    (zoom), and a second round reads what they found.
 3. **Verify.** Each place is checked by the `hypothesis` tool (geocoded, in its country, in a country
    the evidence supports) and enters fusion as that tool's evidence; one that fails is recorded and
-   has no effect.
+   has no effect. When `osm` is among the run's tools and answers (online, or a local endpoint), the
+   names read are then looked up around each checked place it has not searched near yet
+   (`geosleuth.run.reasoning.osm_checks`), so a place the photo's shops and streets are found near
+   gains OSM candidates there.
 4. **Commit.** The answer is the fused commit of all the evidence (`geosleuth.run.fusion.commit`), so
    the point comes from checked candidates; the model's rationale is kept only for the claims the
    evidence backs (`geosleuth.run.rationale_check`).
@@ -46,6 +49,7 @@ from geosleuth.run.reasoning import (
     hypothesis_call,
     native_functions,
     omitted,
+    osm_checks,
     reasoning_from_tool_calls,
     reasoning_schema,
 )
@@ -285,6 +289,8 @@ class LLMPlanner:
         if not question and (step := look_step(state, ctx)) is not None:
             return step
         rounds = state.get("rounds", 0)
+        if rounds == 1 and not question and (verify := osm_checks(state["evidence"], settings)):
+            return {"pending": verify, "rounds": 2}
         if rounds and not (question and state.get("more") and rounds < 2):
             return {"pending": [], "stop": "places checked"}
         if not question and not self.vision and not photo_lines(state["evidence"]):

@@ -10,13 +10,18 @@ and `answer` (`native_functions`, parsed back by `reasoning_from_tool_calls`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from geosleuth.core.config import Settings
+from geosleuth.core.geo import distance_km
+from geosleuth.core.state import Evidence
 from geosleuth.tools import registry
 from geosleuth.tools.hypothesis import ARGS as HYPOTHESIS_ARGS
 from geosleuth.tools.hypothesis import TOOL as HYPOTHESIS_TOOL
+from geosleuth.tools.osm import TOOL as OSM_TOOL
 
 PROPOSE = "propose_place"
 """The native function a tool-calling model proposes a place with."""
@@ -126,3 +131,24 @@ def reasoning_from_tool_calls(reply: Any) -> Reasoning:
 def hypothesis_call(place: Hypothesis, *, seen: bool) -> dict[str, Any]:
     """Return the pending call that checks one proposed place with the `hypothesis` tool."""
     return {"tool": HYPOTHESIS_TOOL, "args": {**place.model_dump(), "seen": seen}}
+
+
+def osm_checks(evidence: Sequence[Evidence], settings: Settings) -> list[dict[str, Any]]:
+    """Return pending `osm` calls for the names read, around each checked place osm has not searched near.
+
+    None when `osm` is not among the run's tools, or when it answered `unavailable` (offline) already:
+    then the check would only repeat the failure.
+    """
+    if OSM_TOOL not in settings.tools or any(
+        e.tool == OSM_TOOL and e.error is not None and e.error.type == "unavailable" for e in evidence
+    ):
+        return []
+    searched = [tuple(e.inputs["around"][:2]) for e in evidence
+                if e.tool == OSM_TOOL and e.inputs.get("around")]
+    calls: list[dict[str, Any]] = []
+    for item in evidence:
+        point = item.observations.get("point") if item.tool == HYPOTHESIS_TOOL and item.ok else None
+        if point and all(distance_km(*point, *seen) > settings.osm_radius_km for seen in searched):
+            calls.append({"tool": OSM_TOOL, "args": {"near": list(point)}})
+            searched.append(tuple(point))
+    return calls

@@ -327,3 +327,27 @@ def test_geocode_closed_port_fails_fast(closed_port):
 def test_geocode_unresolvable_host_is_unavailable():
     evidence = geocode("Karlsplatz", endpoint="http://nominatim.invalid", timeout_s=5.0, retries=3)
     assert evidence.error.type in {"unavailable", "timeout"}
+
+
+def test_the_llm_planner_looks_up_osm_around_a_checked_place(server, tmp_path):
+    from scripted_chat import backend, scripted
+    from scripted_decisions import place, propose
+
+    from geosleuth.core.config import Settings
+    from geosleuth.core.photo import load_photo
+    from geosleuth.run.locate import locate_photo
+
+    server.replies = [Reply(body=fixture("overpass_empty.json"))]
+    orlando = place("Orlando", "US", region="Florida", reason="near the space center")  # 60 km away
+    settings = Settings(use_metadata=False, tools=("ocr", "text_clues", "gazetteer", "osm"),
+                        overpass_url=server.url + "/api/interpreter", cache_dir=tmp_path, max_seconds=120,
+                        stop_confidence=1.0)  # the look pass would stop at Titusville otherwise
+    photo = load_photo(Path(__file__).resolve().parents[2] / "examples" / "us_kennedy_space_center.jpg")
+    result = locate_photo(photo, settings, planner="llm", chat=(scripted(propose(orlando)), backend()))
+    osm = [e for e in result.evidence if e.tool == "osm"]
+    assert len(osm) == 2 and len(server.requests) == 2  # the look pass's, then one around Orlando
+    assert "checked: Orlando" in next(e.summary for e in result.evidence if e.tool == "hypothesis")
+    lat, lon, _ = osm[1].inputs["around"]
+    assert abs(lat - 28.54) < 0.1 and abs(lon + 81.38) < 0.1
+    assert f"{lat:.6f},{lon:.6f}" in sent_query(server, 1)
+    assert result.guess.place == "Titusville"  # read on the sign: a place the model only names ranks below
