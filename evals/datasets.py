@@ -9,9 +9,14 @@ image path. Where a set lives:
   setting (`$GEOSLEUTH_DATA_DIR`), else `<cache dir>/datasets` (published sets a user downloads).
 
 A set whose files are missing raises `DatasetMissing` with what is missing and where to get it. A
-path to a CSV file also works as a dataset (`generic_csv`): columns are found by their usual names
-and images are looked up next to the CSV. When a set has no country column, the true country is the
-Natural Earth polygon holding the point (`geosleuth.core.geo.country_at`), as for the shared sets.
+path to a CSV file, or to a folder holding `labels.csv`, also works as a dataset (`generic_csv`):
+columns are found by their usual names and images are looked up next to the CSV. When a set has no
+country column, the true country is the Natural Earth polygon holding the point
+(`geosleuth.core.geo.country_at`), as for the shared sets.
+
+A row may give a country code and no coordinates (how country-level studies label their photos):
+such a sample has `lat` and `lon` None, and is scored on its country only. A row with neither, or
+with a coordinate that is not a number, is refused with its line number.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "country": ("country_code", "country", "iso2"),
 }
 """Usual column names (case-insensitive) a generic CSV may use for each field, in order of preference."""
+FOLDER_LABELS = "labels.csv"
+"""The label file a dataset folder given by path holds."""
 
 
 class DatasetError(ValueError):
@@ -89,8 +96,8 @@ class Sample:
 
     id: str
     image: Path
-    lat: float
-    lon: float
+    lat: float | None
+    lon: float | None
     country: str | None
 
     def truth(self) -> dict[str, Any]:
@@ -149,29 +156,41 @@ def load_registry(folders: tuple[Path, ...] = (REGISTRY_DIR,)) -> dict[str, Data
 
 
 def get_spec(name: str, registry: Mapping[str, DatasetSpec] | None = None) -> DatasetSpec:
-    """Return the registry entry `name`, or a generic entry when `name` is a path to a CSV file.
+    """Return the registry entry `name`, else a generic entry for a CSV path or a folder holding labels.csv.
+
+    A registered name wins over a folder of the same name in the working directory.
 
     Raises:
-        DatasetError: unknown name (with a did-you-mean hint and the known names) or unreadable CSV.
+        DatasetError: unknown name (with a did-you-mean hint and the known names), a folder without
+            labels.csv, or an unreadable CSV.
     """
     registry = load_registry() if registry is None else registry
     if name in registry:
         return registry[name]
+    if Path(name).is_dir():
+        folder = Path(name)
+        if not (folder / FOLDER_LABELS).is_file():
+            raise DatasetError(f"{folder}: a folder, but it holds no {FOLDER_LABELS}")
+        return generic_csv_spec(folder / FOLDER_LABELS, name=folder.resolve().name)
     if name.lower().endswith(".csv") or Path(name).is_file():
         return generic_csv_spec(Path(name))
     close = difflib.get_close_matches(name, registry, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     raise DatasetError(
-        f"unknown dataset {name!r}.{hint} Known: {', '.join(registry)}; or give a path to a CSV "
-        "(columns: image, lat, lon, optional country)"
+        f"unknown dataset {name!r}.{hint} Known: {', '.join(registry)}; or give a path to a CSV, or to a "
+        f"folder holding {FOLDER_LABELS} (columns: image, lat and lon or country, optional country)"
     )
 
 
-def generic_csv_spec(path: Path) -> DatasetSpec:
+def generic_csv_spec(path: Path, name: str | None = None) -> DatasetSpec:
     """Build an entry for any CSV whose columns have their usual names (image/file, lat, lon, country).
 
+    The entry is named `name`, default the file's stem. Coordinates may be left out when the CSV has
+    a country column (a country-only set).
+
     Raises:
-        DatasetError: the file is missing, empty, or lacks an image, latitude or longitude column.
+        DatasetError: the file is missing, or lacks an image column, one of lat/lon, or both the
+            coordinates and the country.
     """
     if not path.is_file():
         raise DatasetError(f"{path}: no such label file")
@@ -181,14 +200,15 @@ def generic_csv_spec(path: Path) -> DatasetSpec:
     columns: dict[str, str | None] = {}
     for field, names in COLUMN_NAMES.items():
         columns[field] = next((by_lower[n] for n in names if n in by_lower), None)
-    missing = [field for field in ("image", "lat", "lon") if columns[field] is None]
+    coordinates = ("lat", "lon") if columns["country"] is None or columns["lat"] or columns["lon"] else ()
+    missing = [field for field in ("image", *coordinates) if columns[field] is None]
     if missing:
         raise DatasetError(
             f"{path}: no column for {', '.join(missing)} (found: {', '.join(header) or 'nothing'}); "
-            "expected e.g. image, lat, lon, country"
+            "expected e.g. image, lat, lon, country (or image, country for a country-only set)"
         )
     return DatasetSpec(
-        name=path.stem,
+        name=name or path.stem,
         description=f"labelled photos listed in {path}",
         version=1,
         location="file",
@@ -243,7 +263,8 @@ def load_samples(
 
     Raises:
         DatasetMissing: the set's label file is not on disk (the message says where to get it).
-        DatasetError: the label file lacks a column, or a row has no usable lat/lon or a duplicate id.
+        DatasetError: the label file lacks a column, or a row has a malformed or out-of-range lat/lon,
+            neither coordinates nor a country, an unknown country code, or a duplicate id.
     """
     folder = spec.folder(data_root)
     if not (folder / spec.labels).is_file():
@@ -255,21 +276,58 @@ def load_samples(
     seen: set[str] = set()
     col = spec.columns
     for number, row in enumerate(rows, 2):
+        where = f"{folder / spec.labels}, line {number}"
         image_value, sample_id = _image_and_id(col, row)
-        try:
-            lat, lon = float(row[col["lat"] or ""]), float(row[col["lon"] or ""])
-        except (TypeError, ValueError):
-            raise DatasetError(f"{folder / spec.labels}, line {number}: no usable lat/lon") from None
-        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-            raise DatasetError(f"{folder / spec.labels}, line {number}: lat/lon ({lat}, {lon}) out of range")
-        if sample_id in seen:
-            raise DatasetError(f"{folder / spec.labels}, line {number}: duplicate id {sample_id!r}")
-        seen.add(sample_id)
         country_column = col.get("country")
         country = (row.get(country_column) or "").strip().upper() if country_column else ""
+        point = _row_point(where, row, col)
+        if point is None:
+            _check_country_code(where, country)
+        if sample_id in seen:
+            raise DatasetError(f"{where}: duplicate id {sample_id!r}")
+        seen.add(sample_id)
         image = _image_path(spec, folder, {"image": image_value, "id": sample_id})
-        samples.append(Sample(sample_id, image, lat, lon, country or country_at(lat, lon)))
+        if point is None:
+            samples.append(Sample(sample_id, image, None, None, country))
+        else:
+            samples.append(Sample(sample_id, image, *point, country or country_at(*point)))
     return samples
+
+
+def _row_point(where: str, row: dict[str, str], col: dict[str, str | None]) -> tuple[float, float] | None:
+    """Return a label row's (lat, lon), None when both cells are empty (a country-only row).
+
+    Raises:
+        DatasetError: one cell is empty and the other not, a cell is not a number, or out of range.
+    """
+    text = [(row.get(col[key] or "") or "").strip() if col.get(key) else "" for key in ("lat", "lon")]
+    if not any(text):
+        return None
+    try:
+        lat, lon = float(text[0]), float(text[1])
+    except ValueError:
+        raise DatasetError(f"{where}: malformed lat/lon ({text[0]!r}, {text[1]!r}); "
+                           "give both as decimal degrees, or leave both empty and give a country") from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise DatasetError(f"{where}: lat/lon ({lat}, {lon}) out of range")
+    return lat, lon
+
+
+def _check_country_code(where: str, country: str) -> None:
+    """Refuse a row without coordinates whose country is missing or not an ISO 3166-1 alpha-2 code.
+
+    Raises:
+        DatasetError: the row has no country, or an unknown code.
+    """
+    from geosleuth.core.countries import get_country
+
+    if not country:
+        raise DatasetError(f"{where}: neither lat/lon nor a country code; give one or both")
+    try:
+        get_country(country)
+    except KeyError:
+        raise DatasetError(f"{where}: unknown country code {country!r} (expected ISO 3166-1 alpha-2, "
+                           "e.g. FR)") from None
 
 
 def label_column(spec: DatasetSpec, column: str, *, data_root: Path | None = None) -> dict[str, str]:

@@ -97,7 +97,9 @@ def gallery_index(gallery: list[Sample], settings: Settings, out: Path,
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == wanted:
         return out
     entries = [
-        Entry(path=s.image, name=s.image.name, point=(s.lat, s.lon), country_code=s.country) for s in gallery
+        Entry(path=s.image, name=s.image.name, country_code=s.country,
+              point=None if s.lat is None or s.lon is None else (s.lat, s.lon))
+        for s in gallery
     ]
     build_index(entries, embedder, out, force=True, on_batch=on_batch)
     stamp.write_text(json.dumps(wanted), encoding="utf-8")

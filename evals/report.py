@@ -1,14 +1,16 @@
 """`geosleuth eval report RUN`: the metrics of one eval run as Markdown and a self-contained HTML page.
 
 A run folder (written by the eval runner) holds `run.json` (the header) and `results.jsonl` (one row
-per photo). `load_run` reads it; `write_report` writes `report.md` and `report.html`. The HTML page
-fetches nothing: its plots are inline SVG (`geosleuth.evals.plots`) and the thumbnails of the worst failures
-are small inline JPEGs.
+per photo). `load_run` reads it; `write_report` writes `report.md` and `report.html`, and the full
+per-country scores and confusion matrix as `country_metrics.json` and `country_confusion.csv` (the
+report shows the largest countries). The HTML page fetches nothing: its plots are inline SVG
+(`geosleuth.evals.plots`) and the thumbnails of the worst failures are small inline JPEGs.
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 import math
@@ -21,11 +23,15 @@ from typing import Any, Literal
 from geosleuth.core.photo import PhotoError, load_photo
 from geosleuth.evals.metrics import (
     METRICS,
+    NO_GUESS,
     THRESHOLDS_KM,
     Scored,
     bootstrap_ci,
     breakdown,
+    confusion_matrix,
+    country_scores,
     coverage_accuracy,
+    macro_f1,
     per_continent,
     per_country,
     scored_from_result,
@@ -38,6 +44,11 @@ THUMBNAIL_PX = 160
 WORST_FAILURES = 12
 TOP_CONFUSIONS = 15
 TOP_COUNTRIES = 40
+MATRIX_COUNTRIES = 10
+"""The confusion matrix in the report has the largest true countries; the rest are merged into OTHER."""
+OTHER = "other"
+COUNTRY_METRICS_JSON = "country_metrics.json"
+CONFUSION_CSV = "country_confusion.csv"
 BOOTSTRAP_SAMPLES = 1000
 FAILURE_KM = 25
 """A photo is a failure for the worst-failures table when its country is wrong or it is further off."""
@@ -140,6 +151,8 @@ class Section:
 def write_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     """Write report.md and report.html for an eval run and return their paths.
 
+    Next to them go the full country metrics, `country_metrics.json` and `country_confusion.csv`.
+
     Args:
         run_dir: the run folder (run.json + results.jsonl).
         out_dir: where to write; default the run folder itself.
@@ -155,7 +168,39 @@ def write_report(run_dir: Path, out_dir: Path | None = None) -> list[Path]:
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(render_markdown(title, _header_lines(run), sections), encoding="utf-8")
     html_path.write_text(render_html(title, _header_lines(run), sections), encoding="utf-8")
+    _write_country_files(run.scored, out_dir)
     return [md_path, html_path]
+
+
+def _write_country_files(scored: list[Scored], out_dir: Path) -> None:
+    """Write every country's precision/recall/F1 (JSON) and the full confusion matrix (JSON and CSV).
+
+    The CSV has a row per true country and a column per guessed country (NO_GUESS: no country).
+    """
+    matrix = confusion_matrix(scored)
+    summary = {
+        "rows": len(scored),
+        "rows_with_country": sum(1 for s in scored if s.true_country),
+        "country_accuracy": METRICS["country_accuracy"](scored),
+        "macro_f1": _json_number(macro_f1(scored)),
+        "countries": [{"country": c.country, "support": c.support, "predicted": c.predicted,
+                       "correct": c.correct, "precision": c.precision, "recall": c.recall, "f1": c.f1}
+                      for c in country_scores(scored)],
+        "confusion": matrix,
+    }
+    json_path, csv_path = out_dir / COUNTRY_METRICS_JSON, out_dir / CONFUSION_CSV
+    json_path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    columns = list(dict.fromkeys([*matrix, *(g for row in matrix.values() for g in row if g != NO_GUESS),
+                                  NO_GUESS]))
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["truth / guess", *columns])
+        writer.writerows([truth, *(row.get(c, 0) for c in columns)] for truth, row in matrix.items())
+
+
+def _json_number(value: float) -> float | None:
+    """Return the value, None for NaN (JSON has no NaN)."""
+    return None if math.isnan(value) else value
 
 
 def build_sections(run: RunResults) -> list[Section]:
@@ -164,9 +209,11 @@ def build_sections(run: RunResults) -> list[Section]:
     map_points = [
         MapPoint(s.true_lat, s.true_lon, s.pred_lat, s.pred_lon, s.country_correct, str(row["id"]))
         for row, s in zip(run.rows, scored, strict=True)
+        if s.true_lat is not None and s.true_lon is not None
     ]
     overall = _overall(scored)
-    overall.html_before = error_cdf_svg({run.name: [s.error_km for s in scored]})
+    located = [s.error_km for s in scored if s.located]
+    overall.html_before = error_cdf_svg({run.name: located}) if located else ""
     countries = _breakdown("Per country (truth)", per_country(scored), TOP_COUNTRIES)
     countries.html_before = world_map_svg(map_points) + (
         '<p class="note">Map: dots are the true places (green: country right, red: wrong), rings the '
@@ -179,6 +226,8 @@ def build_sections(run: RunResults) -> list[Section]:
         _coverage(scored),
         *([_coverage(scored, by="localizability")] if any(r.localizability is not None for r in scored)
           else []),
+        _country_scores(scored),
+        _confusion_matrix(scored),
         _worst(run),
         _confusions(scored),
         _usage(run),
@@ -192,16 +241,64 @@ def _overall(scored: list[Scored]) -> Section:
         low, high = bootstrap_ci(scored, name, n=BOOTSTRAP_SAMPLES, seed=0)
         interval = f"{format_metric(name, low)} – {format_metric(name, high)}"
         rows.append([METRIC_LABELS[name], format_metric(name, summary[name]), interval])
-    answered = summary["n"] - summary["unanswered"]
+    answered = sum(s.distance_km is not None for s in scored)
     rows += [
+        ["macro-F1 over the true countries", _pct(summary["macro_f1"]), ""],
         [f"median error, {answered} answered only", format_km(summary["median_km"]), ""],
         [f"mean error, {answered} answered only", format_km(summary["mean_km"]), ""],
         [f"mean GeoScore, {answered} answered only", _num(summary["geoscore"]), ""],
     ]
     note = (f"{summary['n']} photos, {summary['unanswered']} misses (no predicted point: wrong at every "
-            "threshold, infinite error, GeoScore 0). Intervals: 95% bootstrap percentiles, "
-            f"{BOOTSTRAP_SAMPLES} resamples, seed 0.")
+            f"threshold, infinite error, GeoScore 0). {located_note(summary)} Intervals: 95% bootstrap "
+            f"percentiles, {BOOTSTRAP_SAMPLES} resamples, seed 0.")
     return Section("Overall", ["metric", "value", "95% CI"], rows, note)
+
+
+def located_note(summary: dict[str, float | int]) -> str:
+    """One sentence: over how many rows (those whose truth has coordinates) the distance metrics are."""
+    n, located = summary["n"], summary["n_located"]
+    if located == n:
+        return f"Distance metrics over all {n} rows (every truth has coordinates)."
+    return (f"Distance metrics over {located} of {n} rows with coordinates; the others are labelled "
+            "with a country only and count for the country metrics alone.")
+
+
+def _country_scores(scored: list[Scored]) -> Section:
+    """Per-country precision, recall and F1 (the largest countries), with accuracy and macro-F1 above."""
+    scores = country_scores(scored)
+    true_countries = sum(1 for c in scores if c.support)
+    rows = [[c.country, str(c.support), str(c.predicted), str(c.correct), _pct(c.precision), _pct(c.recall),
+             _pct(c.f1)] for c in scores[:TOP_COUNTRIES]]
+    labelled = sum(1 for s in scored if s.true_country)
+    note = (f"Country accuracy {_pct(METRICS['country_accuracy'](scored))} over {len(scored)} rows; "
+            f"macro-F1 {_pct(macro_f1(scored))} (mean F1 over the {true_countries} true countries of the "
+            f"{labelled} rows with a known country; countries only ever guessed are listed, not averaged). "
+            "A row with no guess counts against its country's recall.")
+    if len(scores) > len(rows):
+        note += f" {len(scores) - len(rows)} more countries not shown; all in {COUNTRY_METRICS_JSON}."
+    return Section("Country classification", ["country", "photos", "guessed", "right", "precision", "recall",
+                                              "F1"], rows, note)
+
+
+def _confusion_matrix(scored: list[Scored]) -> Section:
+    """Tabulate the confusion matrix of the largest true countries, the others merged into OTHER."""
+    matrix = confusion_matrix(scored)
+    top = list(matrix)[:MATRIX_COUNTRIES]
+    merged: dict[str, Counter[str]] = {name: Counter() for name in [*top, OTHER]}
+    for truth, guesses in matrix.items():
+        for guess, count in guesses.items():
+            column = guess if guess in top or guess == NO_GUESS else OTHER
+            merged[truth if truth in top else OTHER][column] += count
+    merging = bool(merged[OTHER]) or any(cells[OTHER] for cells in merged.values())
+    columns = [*top, *([OTHER] if merging else []), NO_GUESS]
+    rows = [[truth, *(str(cells[c]) for c in columns), str(sum(cells.values()))]
+            for truth, cells in merged.items() if cells]
+    note = f"Rows: true country; columns: guessed country ({NO_GUESS}: no country guessed)."
+    if merging:
+        note += (f" The {len(top)} largest true countries; other true and guessed countries are merged "
+                 f"into '{OTHER}'.")
+    note += f" Full matrix: {CONFUSION_CSV}."
+    return Section("Country confusion matrix", ["truth / guess", *columns, "total"], rows, note)
 
 
 def _breakdown(title: str, table: dict[str, dict[str, float | int]], limit: int | None = None) -> Section:
@@ -244,12 +341,14 @@ def _coverage(
 
 
 def _worst(run: RunResults) -> Section:
-    ranked = sorted(zip(run.rows, run.scored, strict=True), key=lambda pair: -pair[1].error_km)
-    failed = [(row, s) for row, s in ranked if not (s.country_correct and s.error_km <= FAILURE_KM)]
+    """List the failures with the largest errors (misses first); country-only truths come last."""
+    ranked = sorted(zip(run.rows, run.scored, strict=True),
+                    key=lambda pair: -pair[1].error_km if pair[1].located else 0.0)
+    failed = [(row, s) for row, s in ranked
+              if not (s.country_correct and (not s.located or s.error_km <= FAILURE_KM))]
     worst = failed[:WORST_FAILURES]
-    rows = [[str(row["id"]), s.true_country or "?", s.pred_country or "—",
-             "no answer" if s.distance_km is None else format_km(s.distance_km), f"{s.confidence:.2f}",
-             _error_text(row)] for row, s in worst]
+    rows = [[str(row["id"]), s.true_country or "?", s.pred_country or "—", _error_cell(s),
+             f"{s.confidence:.2f}", _error_text(row)] for row, s in worst]
     thumbnails = [_thumbnail(row.get("image"), run.path) for row, _ in worst]
     return Section("Worst failures", ["id", "truth", "guess", "error", "confidence", "error raised"], rows,
                    f"{len(failed)} photos have the wrong country or are over {FAILURE_KM} km off; the "
@@ -280,6 +379,13 @@ def _usage(run: RunResults) -> Section:
     if run.duplicates:
         table.append(["duplicate ids (last row kept)", str(run.duplicates)])
     return Section("Cost and errors", ["", ""], table)
+
+
+def _error_cell(s: Scored) -> str:
+    """Return a failure's error cell: the distance, 'no answer' (no point) or 'no true point'."""
+    if s.pred_lat is None or s.pred_lon is None:
+        return "no answer"
+    return format_km(s.distance_km) if s.distance_km is not None else "no true point"
 
 
 def _error_text(row: dict[str, Any]) -> str:
@@ -330,7 +436,7 @@ def format_metric(name: str, value: float) -> str:
 
 
 def _pct(value: float) -> str:
-    return f"{value:.1%}"
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
 
 
 def _num(value: float) -> str:

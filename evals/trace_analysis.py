@@ -35,7 +35,8 @@ PUSHED_RATIO = 0.5
 """A text step that halves P(truth) (or lowers it by more than MOVED) with a wrong leader misread text."""
 
 FAILURE_CLASSES: dict[str, str] = {
-    "tool_error": "a tool (or the run) failed with an error other than 'nothing found' (no_result)",
+    "tool_error": "a tool (or the run) failed with an error other than 'nothing found' (no_result) or "
+    "'service offline' (an online service answering unavailable)",
     "budget_exhausted": "a guard stopped the run because a step, time or token budget ran out",
     "no_usable_evidence": "no step moved the Belief away from the prior",
     "evidence_ignored": "the true country led the Belief after some step, but the final guess differs",
@@ -48,6 +49,10 @@ FAILURE_CLASSES: dict[str, str] = {
     "other": "a wrong answer none of the rules above explain",
 }
 """The failure taxonomy in priority order: a failed run's primary class is the first that applies."""
+
+ONLINE_SERVICES = ("osm",)
+"""Tools backed by an online service: their `unavailable` answer means the service is offline (the
+network, or the server, is down), which says nothing about the agent and is no `tool_error`."""
 
 _BUDGET = re.compile(r"budget|max_steps|max_seconds|max_tokens", re.IGNORECASE)
 """What a guard's stop reason (or a call refused over the step budget) says when a budget ran out."""
@@ -95,6 +100,17 @@ def _evidence_error_type(step: Step) -> str | None:
         return str(output["error"].get("type"))
     error = step.get("error")
     return None if error is None else str(error).split(":", 1)[0].strip()
+
+
+def _service_offline(step: Step) -> bool:
+    """Whether a step is a call to an online service that answered `unavailable` (the service is offline)."""
+    in_service = step["kind"] == "tool" and step["name"] in ONLINE_SERVICES
+    return in_service and _evidence_error_type(step) == "unavailable"
+
+
+def offline_services(steps: list[Step]) -> list[str]:
+    """Return the online services (ONLINE_SERVICES) that were offline in a run, in step order."""
+    return list(dict.fromkeys(s["name"] for s in steps if _service_offline(s)))
 
 
 def _top(step_or_run: Run | Step, key: str = "belief_top") -> list[list[Any]] | None:
@@ -155,6 +171,7 @@ def classify(run: Run, steps: list[Step]) -> list[str]:
     if run.get("error") or any(
         s.get("error") is not None and _evidence_error_type(s) != "no_result"
         and not _BUDGET.search(s["error"])
+        and not _service_offline(s)
         for s in steps
     ):
         classes.append("tool_error")
@@ -233,7 +250,9 @@ def failure_report(traces: list[tuple[Run, list[Step]]], examples: int = 3) -> d
     """Analyse the failures of a set of traces (usually one eval run).
 
     Returns {"runs", "with_truth", "failures", "classes": {name: {"description", "primary", "any",
-    "examples": [...]}}, "attribution", "confusions"}.
+    "examples": [...]}}, "offline": {service: {"runs", "failures"}}, "attribution", "confusions"}.
+    `offline` counts the runs in which an online service was offline, and how many of those failed
+    (classed by the other rules: an offline service is not a tool_error).
     """
     with_truth = [(r, s) for r, s in traces if truth_country(r) is not None]
     failed = [(r, s, classify(r, s)) for r, s in with_truth if is_failure(r)]
@@ -251,11 +270,18 @@ def failure_report(traces: list[tuple[Run, list[Step]]], examples: int = 3) -> d
                 "guess": run.get("guess_country"), "error_km": run.get("error_km"), "classes": labels,
                 "p_truth_final": final_p_truth(steps, run.get("prior_p_truth")),
             })
+    offline: dict[str, dict[str, int]] = {}
+    for run, steps in traces:
+        for service in offline_services(steps):
+            counts = offline.setdefault(service, {"runs": 0, "failures": 0})
+            counts["runs"] += 1
+            counts["failures"] += is_failure(run)
     return {
         "runs": len(traces),
         "with_truth": len(with_truth),
         "failures": len(failed),
         "classes": classes,
+        "offline": offline,
         "attribution": attribution(with_truth),
         "confusions": confusions([r for r, _ in with_truth]),
     }

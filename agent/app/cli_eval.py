@@ -1,11 +1,14 @@
 """`geosleuth eval`: run an eval (`eval DATASET` is short for `eval run DATASET`), report, compare, ablate.
 
 The group's first word falls through to `run` when it is not a sub-command, so `geosleuth eval
-im2gps3k-dev --limit 5` and `geosleuth eval run im2gps3k-dev --limit 5` are the same command.
+im2gps3k-dev --limit 5` and `geosleuth eval run im2gps3k-dev --limit 5` are the same command. A
+DATASET is a registered name, a labels CSV, or a folder holding labels.csv; run folders go under
+RUNS_ROOT unless --out says otherwise.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -39,6 +42,10 @@ eval_app = typer.Typer(
     "then `eval report RUN`, `eval compare A B`; `eval ablate DATASET`; `eval datasets` lists the sets.",
 )
 
+RUNS_ROOT = Path("runs")
+"""Where eval run folders go by default (relative to the working directory); `trace show` searches it."""
+DATASET_HELP = "A registered set (see `eval datasets`), a labels CSV, or a folder holding labels.csv."
+
 DataRootOption = Annotated[
     Path | None,
     typer.Option("--data-root", help="Folder of published sets (default: the data_dir setting, "
@@ -51,25 +58,51 @@ def _print_metrics(summary: EvalSummary, console: Console) -> None:
     from rich.table import Table
 
     from geosleuth.evals.metrics import THRESHOLDS_KM
+    from geosleuth.evals.report import located_note
 
     m = summary.metrics
     if not m:
         console.print("no photos evaluated")
         return
     table = Table(title=f"{summary.run_dir}  ({m['n']} photos)", title_justify="left")
-    for column in ("country", *(f"≤{km} km" for km in THRESHOLDS_KM), "median km", "GeoScore", "errors"):
+    distances = (f"≤{km} km" for km in THRESHOLDS_KM)
+    for column in ("country", "macro-F1", *distances, "median km", "GeoScore", "errors"):
         table.add_column(column, justify="right")
     errors = sum(r.get("error") is not None for r in summary.rows)
     table.add_row(
-        f"{m['country_accuracy']:.1%}", *(f"{m[f'within_{km}km']:.1%}" for km in THRESHOLDS_KM),
-        f"{m['median_km_all']:,.0f}", f"{m['geoscore_all']:,.0f}", str(errors),
+        _share(m["country_accuracy"]), _share(m["macro_f1"]),
+        *(_share(m[f"within_{km}km"]) for km in THRESHOLDS_KM),
+        _number(m["median_km_all"]), _number(m["geoscore_all"]), str(errors),
     )
     console.print(table)
+    if m["n_located"] < m["n"]:
+        console.print(located_note(m))
+    console.print(f"Per-country F1 and the confusion matrix: `geosleuth eval report {summary.run_dir}`.")
+
+
+def _share(value: float) -> str:
+    """Format a fraction as a percentage, n/a for NaN (no row to compute it over)."""
+    return "n/a" if math.isnan(value) else f"{value:.1%}"
+
+
+def _number(value: float) -> str:
+    """Format a distance or score, n/a for NaN (no row with coordinates)."""
+    return "n/a" if math.isnan(value) else f"{value:,.0f}"
+
+
+def _run_name(dataset: str) -> str:
+    """Return the name a dataset's default run folder starts with: the registered or generic set's name."""
+    from geosleuth.evals.datasets import DatasetError, get_spec
+
+    try:
+        return get_spec(dataset).name
+    except DatasetError as exc:
+        fail(str(exc))
 
 
 @eval_app.command("run")
 def run_command(
-    dataset: Annotated[str, typer.Argument(help="A registered set (see `eval datasets`) or a labels CSV.")],
+    dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
     planner: Annotated[
         str | None, typer.Option(help="policy, llm or auto (default: the planner setting).")
     ] = None,
@@ -87,7 +120,7 @@ def run_command(
     time_limit: Annotated[
         float, typer.Option(min=1, help="Seconds per photo before it counts as a timeout.")
     ] = 300,
-    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/DATASET-PLANNER).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder (default: runs/NAME-PLANNER).")] = None,
     allow_metadata: Annotated[
         bool, typer.Option("--allow-metadata", help="Let tools read EXIF/XMP/comments (withheld by default).")
     ] = False,
@@ -110,9 +143,8 @@ def run_command(
 
     settings = load_settings(config, tools=split_csv(tools), prior=prior, device=device, planner=planner)
     chosen = resolve_planner(settings.planner, settings)
-    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
     options = EvalOptions(
-        dataset=dataset, out=out or Path("runs") / f"{folder_name}-{chosen}", planner=chosen, limit=limit,
+        dataset=dataset, out=out or RUNS_ROOT / f"{_run_name(dataset)}-{chosen}", planner=chosen, limit=limit,
         workers=workers, backend=backend, time_limit_s=time_limit, allow_metadata=allow_metadata,
         force_new=force_new, data_root=data_root, ray_address=ray_address, tool_cache=not no_tool_cache,
         progress=not no_progress,
@@ -166,14 +198,15 @@ def report_command(
         Path | None, typer.Option(help="Where to write the report (default: the run folder).")
     ] = None,
 ) -> None:
-    """Write the run's report (Markdown and HTML) and print where it is."""
-    from geosleuth.evals.report import write_report
+    """Write the run's report (Markdown and HTML) and its full country metrics; print where they are."""
+    from geosleuth.evals.report import CONFUSION_CSV, COUNTRY_METRICS_JSON, write_report
 
     try:
         paths = write_report(run, out)
     except ValueError as exc:
         fail(str(exc))
-    for path in paths:
+    folder = paths[0].parent
+    for path in (*paths, folder / COUNTRY_METRICS_JSON, folder / CONFUSION_CSV):
         sys.stdout.write(f"{path}\n")
 
 
@@ -194,7 +227,7 @@ def compare_command(
 
 @eval_app.command("ablate")
 def ablate_command(
-    dataset: Annotated[str, typer.Argument(help="A registered set or a labels CSV.")],
+    dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N photos.")] = None,
     workers: Annotated[int, typer.Option(min=1, max=256, help="Photos evaluated at once.")] = 2,
     out: Annotated[
@@ -214,10 +247,9 @@ def ablate_command(
     from geosleuth.evals.runner import RunError
 
     settings = load_settings(config)
-    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
     try:
         run_ablation(
-            dataset, settings, out=out or Path("runs") / f"ablation-{folder_name}", limit=limit,
+            dataset, settings, out=out or RUNS_ROOT / f"ablation-{_run_name(dataset)}", limit=limit,
             workers=workers, allow_metadata=allow_metadata, include_agent=not skip_agent,
             time_limit_s=time_limit, data_root=data_root, console=make_console(),
             progress_console=make_console(True),
@@ -228,7 +260,7 @@ def ablate_command(
 
 @eval_app.command("split")
 def split_command(
-    dataset: Annotated[str, typer.Argument(help="A registered set or a labels CSV.")],
+    dataset: Annotated[str, typer.Argument(help=DATASET_HELP)],
     by: Annotated[
         str, typer.Option("--by", help="Label column whose groups stay on one side (e.g. flickr_owner).")
     ],
@@ -258,10 +290,9 @@ def split_command(
     from geosleuth.tools.retrieval import RetrievalError
 
     settings = load_settings(config, tools=split_csv(tools), device=device, retrieval_embedder=embedder)
-    folder_name = Path(dataset).stem if dataset.lower().endswith(".csv") else dataset
     options = EvalOptions(
-        dataset=dataset, out=out or Path("runs") / f"{folder_name}-split-{by}", planner="policy", limit=limit,
-        workers=workers, time_limit_s=time_limit, data_root=data_root, progress=not no_progress,
+        dataset=dataset, out=out or RUNS_ROOT / f"{_run_name(dataset)}-split-{by}", planner="policy",
+        limit=limit, workers=workers, time_limit_s=time_limit, data_root=data_root, progress=not no_progress,
     )
     try:
         summary = run_split(options, settings, by, make_console(stderr=True))
@@ -282,8 +313,8 @@ def _print_table(title: str, groups: dict[str, dict[str, float | int]], console:
     for column in ("group", "photos", "country", "≤25 km", "≤2500 km", "median km"):
         table.add_column(column, justify="left" if column == "group" else "right")
     for name, m in groups.items():
-        table.add_row(name, str(m["n"]), f"{m['country_accuracy']:.1%}", f"{m['within_25km']:.1%}",
-                      f"{m['within_2500km']:.1%}", f"{m['median_km_all']:,.0f}")
+        table.add_row(name, str(m["n"]), _share(m["country_accuracy"]), _share(m["within_25km"]),
+                      _share(m["within_2500km"]), _number(m["median_km_all"]))
     console.print(table)
 
 

@@ -1,8 +1,16 @@
 """`geosleuth trace ...`: list, show, failures, diff, serve and export the recorded traces.
 
 A trace store is `--db PATH` (a file, or a folder holding traces.sqlite), else `Settings.trace_db`, else
-`<cache_dir>/traces.sqlite`. A RUN argument is an eval run folder (runs/NAME, with traces.sqlite and
-results.jsonl) or the name of an eval run recorded in the store.
+`<cache_dir>/traces.sqlite` (the user store). A RUN argument is an eval run folder (runs/NAME, with
+traces.sqlite and results.jsonl), the name of one under runs/ (without --db), or the name of an eval
+run recorded in the store.
+
+A trace id (`show`, `diff`; a unique prefix is enough) is looked up, in order: with `--db`, in that
+store only; with `--run RUN`, in that eval run's store only; else in the user store, then in every eval
+run folder under runs/ (`geosleuth eval`'s default place, relative to the working directory; also one
+level deeper, for the runs of `eval ablate` and `eval split`), in name order. The first store holding
+the id wins; a prefix that names several runs, or no run anywhere, is a one-line error (the latter
+says where it looked).
 """
 
 from __future__ import annotations
@@ -25,6 +33,13 @@ DbOption = Annotated[
     Path | None,
     typer.Option("--db", help="Trace store file, or a folder holding traces.sqlite (default: trace_db)."),
 ]
+RunOption = Annotated[
+    str | None,
+    typer.Option("--run", help="Look the id up only in this eval run (a folder, or a run name under runs/)."),
+]
+RUN_HELP = "Eval run folder (runs/NAME), a run NAME under runs/, or an eval run name in --db."
+SHOWN_FOLDERS = 5
+"""How many of the run folders searched an unknown-id error names."""
 
 
 def _store(db: Path | None, config: Path | None) -> TraceStore:
@@ -46,9 +61,9 @@ def _store(db: Path | None, config: Path | None) -> TraceStore:
 def _run_traces(
     run: str, db: Path | None, config: Path | None
 ) -> tuple[TraceStore, list[tuple[Run, list[Step]]]]:
-    """Return the store and the (run, steps) pairs of an eval run folder or an eval run name."""
-    folder = Path(run)
-    if folder.is_dir():
+    """Return the store and the (run, steps) pairs of an eval run folder (runs/NAME without --db) or name."""
+    folder = _run_folder(run) if db is None else Path(run)
+    if folder is not None and folder.is_dir():
         store = _store(folder, config)
         results = folder / "results.jsonl"
         if results.is_file():
@@ -71,13 +86,61 @@ def _run_traces(
     return store, [(r, store.steps(r["id"])) for r in runs]
 
 
-def _one(store: TraceStore, trace_id: str) -> tuple[Run, list[Step]]:
-    from geosleuth.run.traces import TraceStoreError
+def _run_folder(run: str) -> Path | None:
+    """Return the eval run folder RUN names: the path itself, else runs/RUN; None when neither is a folder."""
+    from geosleuth.app.cli_eval import RUNS_ROOT
 
-    try:
-        full = store.resolve_id(trace_id)
-    except TraceStoreError as exc:
-        fail(str(exc))
+    return next((folder for folder in (Path(run), RUNS_ROOT / run) if folder.is_dir()), None)
+
+
+def _search_path(db: Path | None, run: str | None, config: Path | None) -> tuple[list[Path], str]:
+    """Return the stores a trace id is looked up in, in order (module docstring), and a line naming them."""
+    from geosleuth.app.cli_eval import RUNS_ROOT
+    from geosleuth.run.traces import TraceStore
+
+    if db is not None:
+        path = db / "traces.sqlite" if db.is_dir() else db
+        return [path], f"{path}{'' if path.is_file() else ' (absent)'}"
+    if run is not None:
+        folder = _run_folder(run)
+        if folder is None:
+            fail(f"--run {run}: no eval run folder {run} or {RUNS_ROOT / run}")
+        return [folder / "traces.sqlite"], f"eval run {folder}"
+    user = TraceStore.default_path(load_settings(config))
+    stores = (*RUNS_ROOT.glob("*/traces.sqlite"), *RUNS_ROOT.glob("*/*/traces.sqlite"))
+    runs = sorted({p.parent for p in stores})
+    where = f"the user store {user}{'' if user.is_file() else ' (absent)'}, and "
+    if not runs:
+        where += f"no eval run folder under {RUNS_ROOT}/ (here: {Path.cwd()})"
+    else:
+        listed = ", ".join(str(p) for p in runs[:SHOWN_FOLDERS])
+        more = f" and {len(runs) - SHOWN_FOLDERS} more" if len(runs) > SHOWN_FOLDERS else ""
+        where += f"{len(runs)} eval run folder(s) under {RUNS_ROOT}/ ({listed}{more})"
+    return [user, *(p / "traces.sqlite" for p in runs)], where
+
+
+def _one(trace_id: str, db: Path | None, run: str | None, config: Path | None) -> tuple[Run, list[Step]]:
+    """Return the trace with this id (or unique prefix), searched as the module docstring says, or fail."""
+    from geosleuth.run.traces import TraceStore, TraceStoreError
+
+    paths, where = _search_path(db, run, config)
+    found: dict[str, TraceStore] = {}
+    for path in paths:
+        if not path.is_file():
+            continue
+        try:
+            store = TraceStore(path)
+            full = store.resolve_id(trace_id)
+        except TraceStoreError as exc:
+            if str(exc).startswith("several"):
+                fail(str(exc))
+            continue
+        found.setdefault(full, store)
+    if not found:
+        fail(f"no run with id starting {trace_id!r}: looked in {where}; give --db or --run")
+    if len(found) > 1:
+        fail(f"several runs with id starting {trace_id!r} ({', '.join(found)}); give more of the id")
+    full, store = next(iter(found.items()))
     return store.get_run(full), store.steps(full)  # type: ignore[return-value]
 
 
@@ -168,12 +231,16 @@ def show_command(
     trace_id: Annotated[str, typer.Argument(help="Run id (a unique prefix is enough).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the run and its steps as JSON.")] = False,
     db: DbOption = None,
+    eval_run: RunOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Show one run as a timeline: each step's reasoning, arguments, findings and the Belief after it."""
-    from geosleuth.evals.trace_analysis import classify, step_summary
+    """Show one run as a timeline: each step's reasoning, arguments, findings and the Belief after it.
 
-    run, steps = _one(_store(db, config), trace_id)
+    The id is looked up in the user store, then in the eval runs under runs/ (--db or --run: there only).
+    """
+    from geosleuth.evals.trace_analysis import classify, offline_services, step_summary
+
+    run, steps = _one(trace_id, db, eval_run, config)
     if as_json:
         sys.stdout.write(json.dumps({"run": run, "steps": steps}, ensure_ascii=False) + "\n")
         return
@@ -218,11 +285,13 @@ def show_command(
     classes = classify(run, steps)
     if classes:
         end.add("failure: " + ", ".join(classes))
+    for service in offline_services(steps):
+        end.add(f"[yellow]{service} offline[/] (unavailable; not a tool_error)")
     make_console().print(tree)
 
 
 def failures_command(
-    run: Annotated[str, typer.Argument(help="Eval run folder (runs/NAME) or eval run name in --db.")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     examples: Annotated[int, typer.Option(min=0, help="Examples shown per class.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the analysis as one JSON object.")] = False,
     db: DbOption = None,
@@ -251,6 +320,9 @@ def failures_command(
         )
         classes.add_row(name, str(row["primary"]), str(row["any"]), shown)
     console.print(classes)
+    for service, counts in report["offline"].items():
+        console.print(f"{service} offline on {counts['runs']} photos ({counts['failures']} of them failed): "
+                      "not counted as tool_error; those failures are classed by the other rules")
     tools = Table(title="Per-tool attribution: change in P(true country) per step")
     for column in ("tool", "steps", "mean ΔP", "mean log ratio", "toward", "away", "misled"):
         tools.add_column(column, justify="left" if column == "tool" else "right")
@@ -275,15 +347,18 @@ def diff_command(
     db_b: Annotated[
         Path | None, typer.Option("--db-b", help="Store of the second run (default: --db).")
     ] = None,
+    eval_run: RunOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Compare two traces of the same photo side by side (e.g. policy vs agent, or two models)."""
+    """Compare two traces of the same photo side by side (e.g. policy vs agent, or two models).
+
+    Each id is looked up as `trace show` does (the second in --db-b when given).
+    """
     from geosleuth.evals.trace_analysis import diff_runs
 
-    store_a = _store(db, config)
-    run_a, steps_a = _one(store_a, a)
-    run_b, steps_b = _one(_store(db_b, config) if db_b else store_a, b)
+    run_a, steps_a = _one(a, db, eval_run, config)
+    run_b, steps_b = _one(b, db_b or db, eval_run, config)
     diff = diff_runs(run_a, steps_a, run_b, steps_b)
     if as_json:
         sys.stdout.write(json.dumps(diff, ensure_ascii=False) + "\n")
@@ -308,7 +383,7 @@ def diff_command(
 
 
 def export_command(
-    run: Annotated[str, typer.Argument(help="Eval run folder (runs/NAME) or eval run name in --db.")],
+    run: Annotated[str, typer.Argument(help=RUN_HELP)],
     fmt: Annotated[
         str, typer.Option("--format", help="jsonl (a run per line) or parquet (a step per row).")
     ] = "jsonl",
@@ -337,7 +412,31 @@ def export_command(
         sys.stderr.write(f"wrote {len(traces)} run(s) to {output}\n")
 
 
+def _served(
+    run: str | None, db: Path | None, config: Path | None
+) -> tuple[TraceStore, str | None, str | None]:
+    """Return what the viewer serves: the store, the eval run its list is limited to, and its title."""
+    if run is None:
+        return _store(db, config), None, None
+    folder = Path(run)
+    if not folder.is_dir():
+        store = _store(db, config)
+        if not store.list_runs(eval_run=run, limit=1):
+            fail(f"no traces for run {run!r} (an eval run folder, or an eval run name in the store)")
+        return store, run, f"eval run {run}"
+    try:  # run.json is the run's header (evals/runner.py HEADER; importing the runner loads torch)
+        header = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(f"{folder} is not an eval run folder: cannot read its run.json ({exc})")
+    details = ", ".join(f"{k} {header[k]}" for k in ("dataset", "planner") if header.get(k))
+    return _store(folder, config), None, f"eval run {header.get('name') or folder.name}" + (
+        f" ({details})" if details else "")
+
+
 def serve_command(
+    run: Annotated[
+        str | None, typer.Argument(help="Eval run folder (runs/NAME) or eval run name in --db; default: all.")
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Loopback address to bind: 127.0.0.1, ::1 or localhost.")
     ] = "127.0.0.1",
@@ -348,9 +447,9 @@ def serve_command(
     """Serve a local web viewer of the traces (photo with OCR boxes, map, step timeline); loopback only."""
     from geosleuth.app.trace_view import TraceViewError, make_server
 
-    store = _store(db, config)
+    store, eval_run, title = _served(run, db, config)
     try:
-        server = make_server(store, host, port)
+        server = make_server(store, host, port, eval_run=eval_run, title=title)
     except (TraceViewError, OSError) as exc:
         fail(str(exc))
     bound_host, bound_port = server.server_address[:2]

@@ -1,10 +1,13 @@
 """`geosleuth trace serve`: a local web viewer of the trace store (loopback only, standard library only).
 
-Routes: `/` the run list; `/run/<id>` one run (its data embedded in the page, so it renders without
-further requests); `/api/runs` and `/api/runs/<id>` the same data as JSON; `/api/photo/<id>` the run's
-photo as JPEG (only photos a run recorded, read from their recorded path); `/api/world` country outlines
-as SVG paths. The page (agent/static/trace.html) is plain HTML/JS with no external resources: the map is
-inline SVG from the Natural Earth polygons `geosleuth.core.geo` loads, the OCR boxes are drawn over the photo.
+Routes: `/` the run list (filters and page in the query: wrong_country, min_error_km, tool, planner,
+eval_run, page, per_page); `/run/<id>` one run (its data embedded in the page, so it renders without
+further requests); `/api/runs` (one page of runs with the total) and `/api/runs/<id>` the same data as
+JSON; `/api/photo/<id>` the run's photo as JPEG (only photos a run recorded, read from their recorded
+path); `/api/world` country outlines as SVG paths. The page (agent/static/trace.html) is plain HTML/JS
+with no external resources: the map (agent/static/world_map.js, shared with the batch map page) is
+inline SVG from the Natural Earth polygons `geosleuth.core.geo` loads and opens on the truth and the
+guess; the OCR boxes are drawn over the photo.
 
 The server binds 127.0.0.1 (or ::1) only and answers only requests whose Host header names a loopback
 address, so another site cannot reach it through DNS rebinding.
@@ -12,17 +15,17 @@ address, so another site cannot reach it through DNS rebinding.
 
 from __future__ import annotations
 
-import io
 import json
+import math
 import re
 import socket
-from functools import lru_cache
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from geosleuth.app.page_parts import photo_jpeg, render_page, world_paths
 
 if TYPE_CHECKING:
     from geosleuth.evals.trace_analysis import Run
@@ -30,34 +33,15 @@ if TYPE_CHECKING:
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 PHOTO_MAX_SIDE = 1600
-MAP_TOLERANCE_DEG = 0.2
-"""Country outlines are simplified to this tolerance (degrees) for the map."""
+PER_PAGE = 50
+"""Runs per page of the run list (`per_page` in the query, at most MAX_PER_PAGE)."""
+MAX_PER_PAGE = 500
 
-_DATA_MARK = "__GEOSLEUTH_DATA__"
 _HOST = re.compile(r"^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d+)?$", re.IGNORECASE)
 
 
 class TraceViewError(Exception):
     """The viewer cannot be started as asked (e.g. a non-loopback address)."""
-
-
-@lru_cache(maxsize=1)
-def world_paths() -> list[dict[str, str]]:
-    """Country outlines as SVG path data in an equirectangular frame: x = lon + 180, y = 90 - lat."""
-    from geosleuth.core.geo import country_shapes
-
-    paths = []
-    for shape in country_shapes():
-        geometry = shape.geometry.simplify(MAP_TOLERANCE_DEG, preserve_topology=False)
-        rings = []
-        for part in getattr(geometry, "geoms", [geometry]):
-            if part.is_empty:
-                continue
-            coords = " ".join(f"{lon + 180:.2f},{90 - lat:.2f}" for lon, lat in part.exterior.coords)
-            rings.append(f"M{coords}Z")
-        if rings:
-            paths.append({"code": shape.code, "name": shape.name, "d": "".join(rings)})
-    return paths
 
 
 def run_payload(store: TraceStore, run_id: str) -> dict[str, Any] | None:
@@ -105,25 +89,37 @@ def _photo_path(run: Run) -> Path | None:
     return path if path.is_file() else None
 
 
-def _photo_jpeg(path: Path) -> bytes:
-    """Return the photo as a JPEG no longer than PHOTO_MAX_SIDE pixels."""
-    from geosleuth.core.photo import load_photo
+def runs_page(store: TraceStore, query: dict[str, list[str]],
+              scope: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return one page of the runs matching the query's filters, newest first, with the tools each called.
 
-    image = load_photo(path).image.convert("RGB")
-    image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return buffer.getvalue()
+    The query is parsed from a URL (the last value of each name wins): `page` (from 1) and `per_page`
+    pick the page, `wrong_country` is a yes/no flag, every other name is a `TraceStore.list_runs`
+    filter. `scope` holds filters that apply unless the query gives them (the served eval run).
+    Returns {"runs", "total", "page", "pages", "per_page"}.
 
-
-def page_html() -> str:
-    """Return the viewer's single HTML page."""
-    return (resources.files("geosleuth.app") / "static" / "trace.html").read_text(encoding="utf-8")
-
-
-def _embed(data: Any) -> str:
-    """JSON safe to place inside a <script> element."""
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    Raises:
+        ValueError: an unknown filter, or a value that is not of its filter's type.
+    """
+    filters: dict[str, Any] = {**(scope or {}), **{k: v[-1] for k, v in query.items()}}
+    try:
+        page = int(filters.pop("page", 1))
+        per_page = int(filters.pop("per_page", PER_PAGE))
+        if "min_error_km" in filters:
+            filters["min_error_km"] = float(filters["min_error_km"])
+    except ValueError:
+        raise ValueError("page and per_page must be whole numbers, min_error_km a number") from None
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ValueError(f"page must be >= 1 and per_page between 1 and {MAX_PER_PAGE}")
+    if "wrong_country" in filters:
+        filters["wrong_country"] = str(filters["wrong_country"]).lower() in ("1", "true", "yes", "on")
+    runs = store.list_runs(**filters)
+    shown = runs[(page - 1) * per_page:page * per_page]
+    return {
+        "runs": [{**run, "tools": store.tools_used(run["id"])} for run in shown],
+        "total": len(runs), "page": page, "pages": max(1, math.ceil(len(runs) / per_page)),
+        "per_page": per_page,
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -161,7 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not parts:
                 self._page(None)
             elif parts == ["api", "runs"]:
-                self._json(self._runs(parse_qs(url.query)))
+                self._json(runs_page(store, parse_qs(url.query), self.server.scope))
             elif len(parts) == 3 and parts[:2] == ["api", "runs"]:
                 payload = run_payload(store, parts[2])
                 self._json(payload) if payload else self._error(HTTPStatus.NOT_FOUND, "no such run")
@@ -177,16 +173,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError as exc:
             self._error(HTTPStatus.BAD_REQUEST, str(exc))
 
-    def _runs(self, query: dict[str, list[str]]) -> list[Run]:
-        filters: dict[str, Any] = {k: v[-1] for k, v in query.items()}
-        if "wrong_country" in filters:
-            filters["wrong_country"] = filters["wrong_country"].lower() in ("1", "true", "yes")
-        filters.setdefault("limit", 200)
-        return self.server.store.list_runs(**filters)
-
     def _page(self, payload: dict[str, Any] | None) -> None:
-        data = {"run": payload, "world": world_paths() if payload else None}
-        html = page_html().replace(_DATA_MARK, _embed(data))
+        data = {"run": payload, "world": world_paths() if payload else None, "title": self.server.title}
+        html = render_page("trace.html", data)
         self._send(HTTPStatus.OK, html.encode(), "text/html; charset=utf-8")
 
     def _photo(self, run_id: str) -> None:
@@ -195,22 +184,30 @@ class _Handler(BaseHTTPRequestHandler):
         if path is None:
             self._error(HTTPStatus.NOT_FOUND, "the run's photo is not on this machine")
             return
-        self._send(HTTPStatus.OK, _photo_jpeg(path), "image/jpeg")
+        self._send(HTTPStatus.OK, photo_jpeg(path, PHOTO_MAX_SIDE), "image/jpeg")
 
 
 class _ViewServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its trace store."""
+    """A threading HTTP server that knows its trace store, the list's fixed filters and its title."""
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: TraceStore, family: socket.AddressFamily) -> None:
+    def __init__(self, address: tuple[str, int], store: TraceStore, family: socket.AddressFamily,
+                 scope: dict[str, Any], title: str | None) -> None:
         self.address_family = family
         self.store = store
+        self.scope = scope
+        self.title = title
         super().__init__(address, _Handler)
 
 
-def make_server(store: TraceStore, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+def make_server(
+    store: TraceStore, host: str = "127.0.0.1", port: int = 0, *, eval_run: str | None = None,
+    title: str | None = None,
+) -> ThreadingHTTPServer:
     """Create (bound, not yet serving) the viewer's HTTP server on a loopback address.
+
+    `eval_run` limits the run list to that eval run's traces; `title` heads the run list.
 
     Raises:
         TraceViewError: `host` is not a loopback address.
@@ -218,6 +215,7 @@ def make_server(store: TraceStore, host: str = "127.0.0.1", port: int = 0) -> Th
     if host not in LOOPBACK:
         raise TraceViewError(f"refusing to serve traces on {host!r}: the viewer binds loopback only "
                              f"({', '.join(LOOPBACK)})")
+    scope = {"eval_run": eval_run} if eval_run else {}
     if host == "::1":
-        return _ViewServer(("::1", port), store, socket.AF_INET6)
-    return _ViewServer(("127.0.0.1", port), store, socket.AF_INET)
+        return _ViewServer(("::1", port), store, socket.AF_INET6, scope, title)
+    return _ViewServer(("127.0.0.1", port), store, socket.AF_INET, scope, title)

@@ -147,3 +147,46 @@ def test_bad_input_is_one_line(tmp_path: Path) -> None:
         done = run_cli(*args, "--db", str(tmp_path / "t.sqlite"))
         assert done.returncode == 2 and done.stderr.startswith("geosleuth: error:"), (args, done.stderr)
         assert done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.slow
+def test_show_finds_the_ids_failures_prints_in_eval_run_folders(tmp_path: Path) -> None:
+    """A real tiny eval (OCR alone: both photos fail) under ./runs; its ids open without --db."""
+    import os
+
+    labels = {row["file"]: row for row in csv.DictReader((EXAMPLES / "labels.csv").open(encoding="utf-8"))}
+    csv_path = tmp_path / "two.csv"
+    csv_path.write_text("image,lat,lon,country\n" + "".join(
+        f"{EXAMPLES / name},{labels[name]['lat']},{labels[name]['lon']},{labels[name]['country_code']}\n"
+        for name in PHOTOS[:2]), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GEOSLEUTH_")}
+    env["GEOSLEUTH_CACHE_DIR"] = str(tmp_path / "cache")  # an empty user store: the ids are in ./runs only
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([GEOSLEUTH, *args], capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                              env=env)
+
+    done = cli("eval", str(csv_path), "--planner", "policy", "--tools", "ocr", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "runs" / "two-policy" / "traces.sqlite").is_file()
+    report = json.loads(cli("trace", "failures", "two-policy", "--json").stdout)  # a name under ./runs
+    assert report["failures"] == 2 and report["offline"] == {}
+    trace_id = report["classes"]["no_usable_evidence"]["examples"][0]["id"]
+    shown = cli("trace", "show", trace_id[:8])
+    assert shown.returncode == 0, shown.stderr
+    for text in (trace_id, "0 tool ocr", "failure: no_usable_evidence"):
+        assert text in shown.stdout, text
+    assert cli("trace", "show", trace_id, "--run", "two-policy", "--json").returncode == 0
+    other = json.loads(cli("trace", "show", trace_id, "--run", str(tmp_path / "runs" / "two-policy"),
+                           "--json").stdout)
+    assert other["run"]["id"] == trace_id and other["run"]["eval_run"] == "two-policy"
+    unknown = cli("trace", "show", "ffffffffffff")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1, unknown.stderr
+    for where in ("looked in the user store", str(tmp_path / "cache" / "traces.sqlite"), "(absent)",
+                  "1 eval run folder(s) under runs/", "runs/two-policy"):
+        assert where in unknown.stderr, where
+    assert "no eval run folder" in cli("trace", "show", trace_id, "--run", "nope").stderr
+    with_db = cli("trace", "show", trace_id, "--db", str(tmp_path / "cache"))
+    assert with_db.returncode == 2 and "traces.sqlite (absent)" in with_db.stderr  # --db: that store only
+    (a, b) = [e["id"] for c in report["classes"].values() for e in c["examples"]][:2]
+    assert cli("trace", "diff", a, b, "--json").returncode == 0

@@ -98,11 +98,60 @@ def test_generic_csv_without_coordinates_is_refused(tmp_path: Path) -> None:
 def test_bad_rows_name_their_line(tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     path.write_text("image,lat,lon\na.jpg,48.85,2.35\nb.jpg,north,2.35\n")
-    with pytest.raises(DatasetError, match="line 3: no usable lat/lon"):
+    with pytest.raises(DatasetError, match=r"line 3: malformed lat/lon \('north', '2.35'\)"):
+        load_samples(generic_csv_spec(path))
+    path.write_text("image,lat,lon\na.jpg,48.85,2.35\nb.jpg,,\n")
+    with pytest.raises(DatasetError, match="line 3: neither lat/lon nor a country code"):
         load_samples(generic_csv_spec(path))
     path.write_text("image,lat,lon\na.jpg,48.85,2.35\na.jpg,48.85,2.35\n")
     with pytest.raises(DatasetError, match="line 3: duplicate id 'a'"):
         load_samples(generic_csv_spec(path))
+
+
+def test_country_only_rows_are_samples_without_a_point(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("image,lat,lon,country_code\na.jpg,48.85,2.35,\nb.jpg,,,jp\nc.jpg,,,GR\n")
+    samples = load_samples(generic_csv_spec(path))
+    assert [(s.id, s.lat, s.lon, s.country) for s in samples] == [
+        ("a", 48.85, 2.35, "FR"), ("b", None, None, "JP"), ("c", None, None, "GR")]
+    assert samples[1].truth() == {"lat": None, "lon": None, "country": "JP"}  # never (0, 0)
+    bad = {
+        "image,lat,lon,country_code\na.jpg,48.85,,FR\n": r"line 2: malformed lat/lon \('48.85', ''\)",
+        "image,lat,lon,country_code\na.jpg,,,\n": "line 2: neither lat/lon nor a country code",
+        "image,lat,lon,country_code\na.jpg,,,FRA\n": "line 2: unknown country code 'FRA'",
+        "image,lat,lon,country_code\na.jpg,95,2,FR\n": r"line 2: lat/lon \(95.0, 2.0\) out of range",
+    }
+    for text, message in bad.items():
+        path.write_text(text)
+        with pytest.raises(DatasetError, match=message) as info:
+            load_samples(generic_csv_spec(path))
+        assert "\n" not in str(info.value)
+
+
+def test_a_country_only_csv_needs_no_coordinate_columns(tmp_path: Path) -> None:
+    path = tmp_path / "study.csv"
+    path.write_text("file,country\na.jpg,FR\n")
+    spec = generic_csv_spec(path)
+    assert (spec.columns["lat"], spec.columns["lon"], spec.columns["country"]) == (None, None, "country")
+    assert [(s.lat, s.country) for s in load_samples(spec)] == [(None, "FR")]
+    path.write_text("file,lat,country\na.jpg,48.8,FR\n")
+    with pytest.raises(DatasetError, match="no column for lon"):
+        generic_csv_spec(path)
+
+
+def test_a_folder_holding_labels_csv_is_a_dataset(tmp_path: Path) -> None:
+    folder = tmp_path / "my-set"
+    folder.mkdir()
+    shutil.copy(EXAMPLE, folder / EXAMPLE.name)
+    (folder / "labels.csv").write_text(f"file,country_code\n{EXAMPLE.name},FR\n")
+    for name in (str(folder), f"{folder}/"):
+        spec = get_spec(name)
+        assert spec.name == "my-set" and spec.location == "file"
+        (sample,) = load_samples(spec)
+        assert sample.image == folder / EXAMPLE.name and sample.image.is_file() and sample.country == "FR"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="holds no labels.csv"):
+        get_spec(str(tmp_path / "empty"))
 
 
 def test_osv5m_layout_with_nested_image_folders(tmp_path: Path) -> None:

@@ -7,11 +7,15 @@ import math
 import pytest
 
 from geosleuth.evals.metrics import (
+    NO_GUESS,
     Metric,
     Scored,
     bootstrap_ci,
+    confusion_matrix,
+    country_scores,
     coverage_accuracy,
     geoscore,
+    macro_f1,
     per_continent,
     per_country,
     scored_from_result,
@@ -147,3 +151,67 @@ def test_coverage_by_localizability_is_the_abstention_curve():
     assert [p.country_accuracy for p in curve] == pytest.approx([1.0, 2 / 3, 0.75])
     assert [p.min_confidence for p in curve] == pytest.approx([0.9, 0.05, 0.0])
     assert coverage_accuracy([wrong, right], steps=(50,))[0].country_accuracy == 0.0
+
+
+def _country_table() -> list[Scored]:
+    """Ten rows judged on their country alone; one has no true country (open sea) and is not a class."""
+    pairs = [("FR", "FR"), ("FR", "FR"), ("FR", "DE"), ("DE", "DE"), ("DE", "FR"), ("JP", "JP"), ("JP", None),
+             ("JP", "KR"), ("IT", "FR"), (None, "US")]
+    return [Scored(None, None, truth, None, None, guess) for truth, guess in pairs]
+
+
+def test_per_country_precision_recall_f1_by_hand():
+    scores = {s.country: s for s in country_scores(_country_table())}
+    assert [s.country for s in country_scores(_country_table())] == ["FR", "JP", "DE", "IT", "KR"]
+    # FR: 3 true, guessed 4 times (twice right, and for DE and IT): P 2/4, R 2/3, F1 2PR/(P+R) = 4/7
+    fr = scores["FR"]
+    assert (fr.support, fr.predicted, fr.correct) == (3, 4, 2)
+    assert (fr.precision, fr.recall, fr.f1) == pytest.approx((0.5, 2 / 3, 4 / 7))
+    assert (scores["DE"].precision, scores["DE"].recall, scores["DE"].f1) == pytest.approx((0.5, 0.5, 0.5))
+    # JP: guessed once (right), missed once with no guess and once as KR: P 1, R 1/3, F1 0.5
+    assert (scores["JP"].precision, scores["JP"].recall, scores["JP"].f1) == pytest.approx((1, 1 / 3, 0.5))
+    assert (scores["IT"].predicted, scores["IT"].f1) == (0, 0)  # never guessed: precision 0, not an error
+    assert (scores["KR"].support, scores["KR"].precision, scores["KR"].f1) == (0, 0, 0)
+    assert "US" not in scores  # the guess of a row with no true country cannot be judged
+    # macro-F1 over the four true countries (KR, only guessed, is listed but not averaged)
+    assert macro_f1(_country_table()) == pytest.approx((4 / 7 + 0.5 + 0.5 + 0) / 4)
+    assert math.isnan(macro_f1([Scored(None, None, None, None, None, "FR")]))
+
+
+def test_confusion_matrix_rows_are_true_countries_largest_first():
+    matrix = confusion_matrix(_country_table())
+    assert list(matrix) == ["FR", "JP", "DE", "IT"]
+    assert matrix["FR"] == {"FR": 2, "DE": 1} and matrix["DE"] == {"FR": 1, "DE": 1}
+    assert matrix["JP"] == {"JP": 1, "KR": 1, NO_GUESS: 1} and matrix["IT"] == {"FR": 1}
+    assert sum(sum(row.values()) for row in matrix.values()) == 9
+
+
+def test_distance_metrics_are_over_rows_with_coordinates_only():
+    located = [Scored(*PARIS, "FR", *PARIS, "FR"), Scored(*PARIS, "FR", *LONDON, "GB"),
+               Scored(*TOKYO, "JP", None, None, "JP")]
+    rows = located + _country_table()
+    out = summarize(rows)
+    assert out["n"] == 13 and out["n_located"] == 3
+    assert out["country_accuracy"] == pytest.approx((1 + 1 + 4) / 13)
+    assert out["within_1km"] == pytest.approx(1 / 3) and out["within_750km"] == pytest.approx(2 / 3)
+    assert out["median_km_all"] == pytest.approx(PARIS_LONDON_KM, abs=0.01)  # of 0, 343.9 and a miss (inf)
+    assert out["median_km"] == pytest.approx(PARIS_LONDON_KM / 2, abs=0.01)
+    assert out["macro_f1"] == pytest.approx(macro_f1(rows))
+    low, high = bootstrap_ci(rows, "within_1km", n=200)
+    assert 0 <= low <= 1 / 3 <= high <= 1
+    country_only = summarize(_country_table())
+    assert country_only["n_located"] == 0 and math.isnan(country_only["within_25km"])
+    assert math.isnan(country_only["median_km_all"])
+    assert country_only["country_accuracy"] == pytest.approx(0.4)
+    assert all(math.isnan(v) for v in bootstrap_ci(_country_table(), "geoscore_all", n=50))
+
+
+def test_a_country_only_truth_is_read_back_without_a_point():
+    row = {"id": "a", "truth": {"lat": None, "lon": None, "country": "JP"},
+           "guess": {"country": "JP", "lat": 35.0, "lon": 139.0, "confidence": 0.7}}
+    scored = scored_from_result(row)
+    assert not scored.located and scored.distance_km is None and scored.country_correct
+    for truth in ({"lat": None, "lon": None, "country": None}, {"lat": 35.0, "lon": None, "country": "JP"},
+                  None):
+        with pytest.raises(ValueError, match="no truth"):
+            scored_from_result({"id": "b", "truth": truth, "guess": None})

@@ -64,3 +64,20 @@ def test_failure_rules(tmp_path: Path) -> None:
     assert clip["mean_delta"] == pytest.approx(0.01 - 0.2) and clip["misled"] == 1 and clip["away"] == 1
     a, b = _store_with(tmp_path, cases["text_misread"]), _store_with(tmp_path, cases["misleading_tool"])
     assert diff_runs(*a, *b)["first_divergence"] == 0
+
+
+def test_an_offline_osm_service_is_no_tool_error(tmp_path: Path) -> None:
+    """osm answering `unavailable` is the network's doing: a separate count, never a tool_error."""
+    belief = {"US": 0.6, "FR": 0.2, "DE": 0.2}
+    offline = dict(kind="tool", name="osm", error="unavailable: service unreachable: [Errno 111]",
+                   output={"tool": "osm", "error": {"type": "unavailable", "message": "unreachable"}},
+                   belief=belief)
+    run, trace = _store_with(tmp_path, [dict(kind="tool", name="ocr", belief=belief), offline])
+    assert classify(run, trace) == ["no_usable_evidence"]
+    right = _store_with(tmp_path, [offline], guess="FR")
+    timeout = _store_with(tmp_path, [dict(offline, error="timeout: Overpass did not answer",
+                                          output={"error": {"type": "timeout", "message": "slow"}})])
+    assert classify(*timeout)[0] == "tool_error", "a timeout is still the tool's failure"
+    report = failure_report([(run, trace), right, timeout])
+    assert report["failures"] == 2 and report["classes"]["tool_error"]["primary"] == 1
+    assert report["offline"] == {"osm": {"runs": 2, "failures": 1}}
