@@ -1,7 +1,9 @@
-"""One photo, the eval's unit of work: `evaluate_one` locates it and returns its results row.
+"""One photo, the unit of work of evals and batches: `evaluate_one` locates it and returns its row.
 
 The thread and process pools of `geosleuth.evals.runner` and the Ray tasks of
-`geosleuth.evals.ray_backend` all run this, so a photo is evaluated the same way on every backend.
+`geosleuth.evals.ray_backend` all run this, so a photo is evaluated the same way on every backend. A
+labelled `Sample` (an eval) gets its error against the truth; an unlabelled `PhotoItem` (a batch of
+a user's photos, `geosleuth.evals.batch`) gets the same row with no truth and no error.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ from geosleuth.tools.localizability import localizability
 
 TRACES = "traces.sqlite"
 """The trace store of a run folder."""
+
+
+@dataclass(frozen=True)
+class PhotoItem:
+    """One unlabelled photo of a batch: its row id and its file."""
+
+    id: str
+    image: Path
+
+
+WorkItem = Sample | PhotoItem
+"""What a worker locates: a labelled eval sample or an unlabelled photo."""
 
 
 class ImageTimeout(BaseException):  # noqa: N818 - a BaseException so tool safety nets do not swallow it
@@ -77,15 +91,20 @@ def hard_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: float) -> dict[str, Any]:
+def _truth(item: WorkItem) -> dict[str, Any] | None:
+    """Return a sample's ground truth, None for an unlabelled photo."""
+    return item.truth() if isinstance(item, Sample) else None
+
+
+def error_row(sample: WorkItem, planner: str, kind: str, message: str, seconds: float) -> dict[str, Any]:
     """Return the row of a photo that produced no answer (a miss), with what went wrong."""
     return {
         "id": sample.id,
         "image": str(sample.image),
-        "truth": sample.truth(),
+        "truth": _truth(sample),
         "guess": None,
         "error_km": None,
-        "country_correct": None if sample.country is None else False,
+        "country_correct": False if isinstance(sample, Sample) and sample.country is not None else None,
         "seconds": round(seconds, 3),
         "planner": planner,
         "tools_used": [],
@@ -94,22 +113,38 @@ def error_row(sample: Sample, planner: str, kind: str, message: str, seconds: fl
         "tokens": 0,
         "error": {"type": kind, "message": message[:500]},
         "trace_id": None,
+        "evidence": None,
     }
 
 
-def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str, Any]:
-    """Return the row of a located photo: its guess, the error against the truth, cost and tool errors."""
+def top_evidence(result: LocateResult) -> str | None:
+    """Return one line on the evidence that raised the guessed country most ("tool: finding"), else None."""
+    code = result.guess.country_code
+    moved = [(delta, ev) for ev, delta in (result.fusion.influence(code) if code else []) if delta > 0]
+    if not moved:
+        return None
+    best = max(moved, key=lambda pair: pair[0])[1]
+    return " ".join(f"{best.tool}: {best.summary}".split())[:300]
+
+
+def result_row(sample: WorkItem, result: LocateResult, seconds: float) -> dict[str, Any]:
+    """Return the row of a located photo: its guess, the error against any truth, cost and tool errors."""
     guess = result.guess
     lat, lon = guess.lat, guess.lon
     unexpected = [
         (e.tool, e.error) for e in result.evidence if e.error is not None and e.error.type == "unknown"
     ]
+    error_km = None
+    if (isinstance(sample, Sample) and sample.lat is not None and sample.lon is not None
+            and lat is not None and lon is not None):
+        error_km = round(distance_km(sample.lat, sample.lon, lat, lon), 3)
     return {
         "id": sample.id,
         "image": str(sample.image),
-        "truth": sample.truth(),
+        "truth": _truth(sample),
         "guess": {
             "country": guess.country_code,
+            "country_name": guess.country,
             "region": guess.region,
             "city": guess.place,
             "lat": guess.lat,
@@ -117,10 +152,11 @@ def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str
             "confidence": guess.confidence,
             "radius_km": guess.radius_km,
         },
-        "error_km": (
-            None if lat is None or lon is None else round(distance_km(sample.lat, sample.lon, lat, lon), 3)
+        "error_km": error_km,
+        "country_correct": (
+            guess.country_code == sample.country if isinstance(sample, Sample) and sample.country is not None
+            else None
         ),
-        "country_correct": None if sample.country is None else guess.country_code == sample.country,
         "seconds": round(seconds, 3),
         "planner": result.planner,
         "tools_used": list(dict.fromkeys(e.tool for e in result.evidence)),
@@ -133,15 +169,17 @@ def result_row(sample: Sample, result: LocateResult, seconds: float) -> dict[str
         } if unexpected else None,
         "trace_id": result.trace_id,
         "localizability": round(localizability(result.evidence, result.fusion.belief), 3),
+        "evidence": top_evidence(result),
     }
 
 
-def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
+def evaluate_one(job: EvalJob, sample: WorkItem) -> dict[str, Any]:
     """Locate one photo and return its results row; never raises for a problem with the photo.
 
-    The agent sees the photo without metadata unless the job's settings allow it; `truth` goes to
-    the trace only. Past the per-image limit (enforced here in the main thread of a process) the row
-    records a `timeout` error.
+    The agent sees the photo without metadata unless the job's settings allow it; a sample's truth
+    goes to the trace only, and its trace belongs to the eval run (a batch photo's is a plain locate
+    run). Past the per-image limit (enforced here in the main thread of a process) the row records a
+    `timeout` error.
     """
     if tool_cache.active_folder() != (Path(job.tool_cache) if job.tool_cache else None):
         tool_cache.activate(job.tool_cache)
@@ -154,8 +192,8 @@ def evaluate_one(job: EvalJob, sample: Sample) -> dict[str, Any]:
                 job.settings,
                 planner=job.planner,
                 traces=_trace_store(job.run_dir),
-                truth=sample.truth(),
-                eval_run=job.name,
+                truth=_truth(sample),
+                eval_run=job.name if isinstance(sample, Sample) else None,
                 photo_path=str(sample.image),
                 run_tool=tool_cache.cached_run,
             )

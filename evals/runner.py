@@ -33,13 +33,13 @@ from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
 from geosleuth.evals import tool_cache
 from geosleuth.evals.datasets import Sample, get_spec, load_samples, require_images, resolve_data_root
-from geosleuth.evals.job import EvalJob, error_row, evaluate_one, worker_init
+from geosleuth.evals.job import EvalJob, WorkItem, error_row, evaluate_one, worker_init
 from geosleuth.evals.metrics import scored_from_result, summarize
 from geosleuth.evals.ray_backend import RayBackend
 from geosleuth.run.llm import llm_available
@@ -59,6 +59,10 @@ AGENT_BUDGET_SHARE = 0.8
 commits with what it has before the hard limit stops it."""
 MATCH_KEYS = ("dataset", "planner", "tools", "allow_metadata", "subset")
 """Header fields a resumed run must share with the run folder."""
+TOOL_CACHE = "tool-cache"
+"""The tool cache's folder under the cache dir."""
+ItemT = TypeVar("ItemT", bound=WorkItem)
+ItemContra = TypeVar("ItemContra", bound=WorkItem, contravariant=True)
 
 
 class RunError(ValueError):
@@ -173,29 +177,39 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def make_header(
-    options: EvalOptions, settings: Settings, planner: str, dataset_version: int
+def common_header(
+    run_dir: Path, settings: Settings, planner: str, *, workers: int, backend: str, time_limit_s: float
 ) -> dict[str, Any]:
-    """Return the run.json header of a run: settings (scrubbed of secrets) and where each value came from."""
+    """Return the header fields of every run folder: settings (scrubbed of secrets) with their sources."""
     return {
-        "name": options.out.name,
-        "dataset": options.dataset,
-        "dataset_version": dataset_version,
+        "name": run_dir.name,
         "planner": planner,
         "tools": list(settings.tools),
         "settings": scrub_config(settings.model_dump(mode="json")),
         "settings_sources": scrub_config(dict(settings.sources())),
-        "allow_metadata": options.allow_metadata,
-        "subset": _subset(options.only),
-        "limit": options.limit,
-        "workers": options.workers,
-        "backend": options.backend,
-        "time_limit_s": options.time_limit_s,
+        "workers": workers,
+        "backend": backend,
+        "time_limit_s": time_limit_s,
         "status": "started",
         "started": _now(),
         "finished": None,
         "geosleuth_version": _version(),
         "git": _git(),
+    }
+
+
+def make_header(
+    options: EvalOptions, settings: Settings, planner: str, dataset_version: int
+) -> dict[str, Any]:
+    """Return the run.json header of an eval run: its dataset and subset, and the common fields."""
+    return {
+        **common_header(options.out, settings, planner, workers=options.workers, backend=options.backend,
+                        time_limit_s=options.time_limit_s),
+        "dataset": options.dataset,
+        "dataset_version": dataset_version,
+        "allow_metadata": options.allow_metadata,
+        "subset": _subset(options.only),
+        "limit": options.limit,
     }
 
 
@@ -213,12 +227,18 @@ def _write_header(run_dir: Path, header: dict[str, Any]) -> None:
     tmp.replace(run_dir / HEADER)
 
 
-def prepare_run_dir(run_dir: Path, header: dict[str, Any], *, force_new: bool) -> dict[str, dict[str, Any]]:
+def prepare_run_dir(
+    run_dir: Path, header: dict[str, Any], *, force_new: bool, match: tuple[str, ...] = MATCH_KEYS,
+    folder_option: str = "--out",
+) -> dict[str, dict[str, Any]]:
     """Create or reopen a run folder and return the rows already in it.
 
+    `match` names the header fields the folder's run must share (an eval's dataset, planner, tools,
+    metadata choice and subset); `folder_option` is the option the message tells the user to change.
+
     Raises:
-        RunError: the folder holds a run made with another dataset, planner, tools, metadata choice or subset
-            (and not `force_new`), or its results file is corrupt.
+        RunError: the folder holds a run made with other `match` values (and not `force_new`), or its
+            results file is corrupt.
     """
     old_header = run_dir / HEADER
     if run_dir.exists() and force_new and any(run_dir.iterdir()):
@@ -229,12 +249,12 @@ def prepare_run_dir(run_dir: Path, header: dict[str, Any], *, force_new: bool) -
             previous = json.loads(old_header.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise RunError(f"{old_header} is unreadable ({exc}); use --force-new to start over") from None
-        differ = [k for k in MATCH_KEYS if previous.get(k) != header[k]]
+        differ = [k for k in match if previous.get(k) != header[k]]
         if differ:
             what = ", ".join(f"{k}={previous.get(k)!r} (now {header[k]!r})" for k in differ)
             raise RunError(
-                f"{run_dir} holds a run made with {what}; use another --out, or --force-new to move it "
-                "aside and start over"
+                f"{run_dir} holds a run made with {what}; use another {folder_option}, or --force-new to "
+                "move it aside and start over"
             )
         header["started"] = previous.get("started", header["started"])
     elif run_dir.exists() and (run_dir / RESULTS).is_file():
@@ -245,13 +265,19 @@ def prepare_run_dir(run_dir: Path, header: dict[str, Any], *, force_new: bool) -
     return done
 
 
+def finish_header(run_dir: Path, header: dict[str, Any], *, interrupted: bool) -> None:
+    """Record in run.json that the run ended (success, or interrupted) and when."""
+    header.update(status="interrupted" if interrupted else "success", finished=_now())
+    _write_header(run_dir, header)
+
+
 # executing ------------------------------------------------------------------------------------------
 
 
-class Backend(Protocol):
-    """Runs `evaluate_one` for samples somewhere; handles are opaque."""
+class Backend(Protocol[ItemContra]):
+    """Runs `evaluate_one` for work items (eval samples, batch photos) somewhere; handles are opaque."""
 
-    def submit(self, sample: Sample) -> Any:
+    def submit(self, sample: ItemContra) -> Any:
         """Start one photo; return a handle."""
 
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
@@ -285,7 +311,7 @@ class PoolBackend:
             tool_cache.activate(job.tool_cache)
             self.pool = ThreadPoolExecutor(workers, thread_name_prefix="geosleuth-eval")
 
-    def submit(self, sample: Sample) -> Future[dict[str, Any]]:
+    def submit(self, sample: WorkItem) -> Future[dict[str, Any]]:
         """Start one photo."""
         return self.pool.submit(evaluate_one, self.job, sample)
 
@@ -308,7 +334,7 @@ class PoolBackend:
                 pass
 
 
-def make_backend(options: EvalOptions, job: EvalJob) -> Backend:
+def make_backend(options: EvalOptions, job: EvalJob) -> Backend[Sample]:
     """Return the backend named by `options.backend`."""
     if options.backend == "ray":
 
@@ -317,9 +343,9 @@ def make_backend(options: EvalOptions, job: EvalJob) -> Backend:
 
 
 def execute(
-    backend: Backend,
+    backend: Backend[ItemT],
     job: EvalJob,
-    todo: list[Sample],
+    todo: list[ItemT],
     workers: int,
     on_row: Callable[[dict[str, Any]], None],
 ) -> bool:
@@ -330,7 +356,7 @@ def execute(
     abandons them. Returns True when interrupted.
     """
     queue = list(reversed(todo))
-    flight: dict[Any, tuple[Sample, float]] = {}
+    flight: dict[Any, tuple[ItemT, float]] = {}
     interrupted = False
     try:
         while queue or flight:
@@ -369,12 +395,21 @@ def execute(
 # the whole run --------------------------------------------------------------------------------------
 
 
+def agent_budget(settings: Settings, time_limit_s: float) -> float:
+    """Return the agent's own time budget (`max_seconds`) inside a per-image limit."""
+    return min(settings.max_seconds, time_limit_s * AGENT_BUDGET_SHARE)
+
+
 def eval_settings(settings: Settings, options: EvalOptions) -> Settings:
     """Return a run's agent settings: metadata withheld unless allowed; its budget inside the limit."""
     return settings.model_copy(update={
-        "use_metadata": options.allow_metadata,
-        "max_seconds": min(settings.max_seconds, options.time_limit_s * AGENT_BUDGET_SHARE),
+        "use_metadata": options.allow_metadata, "max_seconds": agent_budget(settings, options.time_limit_s),
     })
+
+
+def tool_cache_dir(settings: Settings) -> str:
+    """Return the tool cache's folder, shared by every run of this cache dir."""
+    return str(Path(settings.cache_dir) / TOOL_CACHE)
 
 
 def resolve_eval_planner(requested: str, settings: Settings) -> str:
@@ -404,14 +439,24 @@ def running_stats(rows: list[dict[str, Any]]) -> str:
     return f"country {country:.0%} · ≤25 km {near:.0%} · ≤2500 km {far:.0%} · errors {errors}"
 
 
-def run_eval(options: EvalOptions, settings: Settings, console: Console | None = None) -> EvalSummary:
-    """Run (or resume) an eval and return its summary; rows are in `options.out/results.jsonl`.
+def run_todo(
+    backend: Callable[[], Backend[ItemT]],
+    job: EvalJob,
+    todo: list[ItemT],
+    rows: list[dict[str, Any]],
+    *,
+    workers: int,
+    title: str,
+    total: int,
+    stats: Callable[[list[dict[str, Any]]], str],
+    console: Console,
+    progress: bool,
+) -> bool:
+    """Locate `todo` on a new backend, appending each row to the run's results file and to `rows`.
 
-    Raises:
-        DatasetError: the dataset is unknown, or missing (the message says where to get it).
-        RunError: the run folder belongs to another configuration, or the planner cannot run.
+    A progress bar on `console` (unless not `progress`) shows done of `total`, elapsed time, the ETA and
+    `stats(rows)`. Returns True when interrupted (see `execute`).
     """
-    from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -421,6 +466,34 @@ def run_eval(options: EvalOptions, settings: Settings, console: Console | None =
         TimeRemainingColumn,
     )
 
+    writer = ResultsWriter(Path(job.run_dir) / RESULTS)
+    bar = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
+        console=console, disable=not progress,
+    )
+    with bar:
+        task = bar.add_task(title, total=total, completed=total - len(todo), stats=stats(rows))
+
+        def on_row(row: dict[str, Any]) -> None:
+            writer.write(row)
+            rows.append(row)
+            bar.update(task, advance=1, stats=stats(rows))
+
+        try:
+            return execute(backend(), job, todo, workers, on_row)
+        finally:
+            writer.close()
+
+
+def run_eval(options: EvalOptions, settings: Settings, console: Console | None = None) -> EvalSummary:
+    """Run (or resume) an eval and return its summary; rows are in `options.out/results.jsonl`.
+
+    Raises:
+        DatasetError: the dataset is unknown, or missing (the message says where to get it).
+        RunError: the run folder belongs to another configuration, or the planner cannot run.
+    """
+    from rich.console import Console
 
     if options.backend not in BACKENDS:
         raise RunError(f"unknown backend {options.backend!r}; known: {', '.join(BACKENDS)}")
@@ -439,33 +512,15 @@ def run_eval(options: EvalOptions, settings: Settings, console: Console | None =
     wanted = {s.id for s in samples}
     rows = [done[s.id] for s in samples if s.id in done]
     todo = [s for s in samples if s.id not in done]
-    cache = str(Path(settings.cache_dir) / "tool-cache") if options.tool_cache else None
+    cache = tool_cache_dir(settings) if options.tool_cache else None
     job = EvalJob(run_dir.name, str(run_dir), run_settings, planner, options.time_limit_s, cache)
     resumed = len(rows)
-    interrupted = False
-    if todo:
-        writer = ResultsWriter(run_dir / RESULTS)
-        progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}"),
-            console=console, disable=not options.progress,
-        )
-        with progress:
-            task = progress.add_task(f"{spec.name} · {planner}", total=len(samples), completed=resumed,
-                                     stats=running_stats(rows))
-
-            def on_row(row: dict[str, Any]) -> None:
-                writer.write(row)
-                rows.append(row)
-                progress.update(task, advance=1, stats=running_stats(rows))
-
-            try:
-                backend = make_backend(options, job)
-                interrupted = execute(backend, job, todo, options.workers, on_row)
-            finally:
-                writer.close()
-    header.update(status="interrupted" if interrupted else "success", finished=_now())
-    _write_header(run_dir, header)
+    interrupted = bool(todo) and run_todo(
+        lambda: make_backend(options, job), job, todo, rows, workers=options.workers,
+        title=f"{spec.name} · {planner}", total=len(samples), stats=running_stats, console=console,
+        progress=options.progress,
+    )
+    finish_header(run_dir, header, interrupted=interrupted)
     ordered = [r for r in rows if r["id"] in wanted]
     metrics = summarize(scored_from_result(r) for r in ordered) if ordered else {}
     return EvalSummary(run_dir, ordered, len(ordered) - resumed, resumed, interrupted, metrics)

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 
-from geosleuth.app.cli_common import (
-    ConfigOption,
-    NoMetadataOption,
-    fail,
-    load_photo_or_fail,
-    load_settings,
-    open_traces,
-    split_csv,
-)
-
-if TYPE_CHECKING:
-    from geosleuth.run.locate import LocateResult
+from geosleuth.app.cli_common import ConfigOption, fail, load_settings
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -31,55 +18,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-@app.command()
-def locate(
-    photo: Annotated[Path, typer.Argument(help="The photo (JPEG, PNG, TIFF, WebP, HEIC, ...).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, not a panel.")] = False,
-    no_metadata: NoMetadataOption = False,
-    planner: Annotated[
-        str | None, typer.Option(help="Who picks the tools: llm, policy, or auto (the LLM when one answers).")
-    ] = None,
-    tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
-    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
-    config: ConfigOption = None,
-) -> None:
-    """Locate one photo with the agent (an LLM when available, else the policy) and show the evidence."""
-    settings = load_settings(
-        config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device,
-        prior=prior, planner=planner,
-    )
-    loaded = load_photo_or_fail(photo, settings)
-    from rich.console import Console
 
-    from geosleuth.app.report import locate_json, locate_panel
-    from geosleuth.run.locate import PlannerError, locate_photo
-
-    console = Console(stderr=True)
-    traces = open_traces(settings, console)
-
-    def run(on_event: Callable[[str, Any], None] | None = None) -> LocateResult:
-        try:
-            return locate_photo(loaded, settings, traces=traces, photo_path=str(photo), on_event=on_event)
-        except PlannerError as exc:
-            fail(str(exc))
-
-    if as_json:
-        result = run()
-        sys.stdout.write(json.dumps(locate_json(result), ensure_ascii=False) + "\n")
-        return
-    with console.status("looking…") as status:
-
-        def show(kind: str, payload: Any) -> None:
-            if kind == "evidence":
-                status.update(f"{payload.tool}: {payload.summary}"[:200])
-            elif kind == "decision" and payload["tools"]:
-                status.update(f"calling {', '.join(payload['tools'])}…")
-            elif kind == "guard" or (kind == "decision" and not payload["tools"]):
-                status.update("committing…")
-
-        result = run(show)
-    Console().print(locate_panel(result, photo))
+# Modules that add commands through `register(app)`, in --help order (bench comes last); each imports only
+# typer and light modules at top level.
+COMMAND_MODULES: tuple[str, ...] = (
+    "geosleuth.app.cli_locate", "geosleuth.app.cli_trace", "geosleuth.app.cli_doctor",
+    "geosleuth.app.cli_index", "geosleuth.app.cli_chat", "geosleuth.app.cli_eval",
+)
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
 
 
 @app.command()
@@ -119,15 +66,12 @@ def bench(
             run_suite(name, settings)
 
 
-# Modules that add commands through `register(app)`; each imports only typer and light modules at top level.
-COMMAND_MODULES: tuple[str, ...] = (
-    "geosleuth.app.cli_trace", "geosleuth.app.cli_doctor", "geosleuth.app.cli_index",
-    "geosleuth.app.cli_chat", "geosleuth.app.cli_eval",
-)
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
-
-
 def main() -> None:
-    """Entry point of the `geosleuth` console script."""
-    app()
+    """Entry point of the `geosleuth` console script; a missing install extra is one line, not a traceback."""
+    from geosleuth.core.extras import MissingExtra
+
+    try:
+        app()
+    except MissingExtra as exc:  # raised outside typer's own handling, so exit here
+        sys.stderr.write(f"geosleuth: error: {exc}\n")
+        raise SystemExit(2) from None

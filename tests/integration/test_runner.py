@@ -201,3 +201,51 @@ def test_ctrl_c_keeps_rows_and_the_rerun_finishes(shared_data: Path, tmp_path: P
     assert done.returncode == 0, done.stderr
     ids = ids_in(results)
     assert ids[: len(kept)] == kept and len(ids) == len(set(ids)) == 6
+
+
+@pytest.mark.slow
+def test_a_country_only_folder_is_scored_on_its_countries(tmp_path: Path) -> None:
+    """The 6 examples labelled as country-level studies do: a folder of labels.csv, 4 rows with no point."""
+    study = tmp_path / "study"
+    (study / "images").mkdir(parents=True)
+    with (EXAMPLES / "labels.csv").open(newline="", encoding="utf-8") as handle:
+        labels = list(csv.DictReader(handle))
+    with (study / "labels.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "lat", "lon", "country_code"])
+        for i, label in enumerate(labels):
+            (study / "images" / label["file"]).symlink_to(EXAMPLES / label["file"])
+            point = (label["lat"], label["lon"]) if i < 2 else ("", "")
+            writer.writerow([label["file"], *point, label["country_code"]])
+    command = [*CLI, "eval", str(study), "--planner", "policy", "--tools", "ocr,text_clues,gazetteer",
+               "--no-progress", "--config", str(config_file(tmp_path))]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_dir = tmp_path / "runs" / "study-policy"  # named after the folder
+    rows = [json.loads(line) for line in (run_dir / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [Path(label["file"]).stem for label in labels]
+    assert all(r["error"] is None and r["guess"]["lat"] is not None for r in rows)
+    for row, label in zip(rows[2:], labels[2:], strict=True):
+        assert row["truth"] == {"lat": None, "lon": None, "country": label["country_code"]}  # never (0, 0)
+        assert row["error_km"] is None
+        assert row["country_correct"] == (row["guess"]["country"] == label["country_code"])
+    right = sum(r["country_correct"] for r in rows)
+    assert right >= 4  # the rendered signs name their places
+    output = " ".join(done.stdout.split())
+    assert "Distance metrics over 2 of 6 rows with coordinates" in output and "macro-F1" in output
+    assert f"{right / 6:.1%}" in output
+
+    report = subprocess.run([*CLI, "eval", "report", str(run_dir)], capture_output=True, text=True,
+                            timeout=300)
+    assert report.returncode == 0, report.stderr
+    md = (run_dir / "report.md").read_text(encoding="utf-8")
+    for text in ("## Country classification", "## Country confusion matrix", "Distance metrics over 2 of 6",
+                 "| FR | 1 | 1 | 1 |", "country_confusion.csv"):
+        assert text in md, text
+    metrics = json.loads((run_dir / "country_metrics.json").read_text(encoding="utf-8"))
+    assert metrics["rows"] == 6 and metrics["country_accuracy"] == pytest.approx(right / 6)
+    assert {c["country"] for c in metrics["countries"] if c["support"]} == {r["country_code"] for r in labels}
+    with (run_dir / "country_confusion.csv").open(newline="", encoding="utf-8") as handle:
+        matrix = list(csv.reader(handle))
+    assert len(matrix) == 7 and sum(int(cell) for row in matrix[1:] for cell in row[1:]) == 6
+    assert "country_confusion.csv" in report.stdout
