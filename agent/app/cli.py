@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from geosleuth.app.cli_common import ConfigOption, fail, load_settings
+from geosleuth.app.cli_common import ConfigOption, PriorOption, fail, load_settings
 
 app = typer.Typer(
     help="Work out where a photo was taken: read, look, check, then commit.",
@@ -41,7 +41,7 @@ def bench(
     dataset: Annotated[
         str, typer.Option(help="A folder of ../shared/data with labels.csv (file, lat, lon, country_code).")
     ] = "im2gps3k-dev",
-    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
+    prior: PriorOption = None,
     suite: Annotated[
         list[str] | None,
         typer.Option(help="Suites to run, repeatable: locate, agent, eval, index, language, scene, vision, "

@@ -21,6 +21,8 @@ ConfigOption = Annotated[
 NoMetadataOption = Annotated[
     bool, typer.Option("--no-metadata", help="Withhold EXIF/XMP/comments and file name from all tools.")
 ]
+PriorOption = Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")]
+DeviceOption = Annotated[str | None, typer.Option(help="auto, cpu or cuda.")]
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from typer.core import TyperGroup
 
-from geosleuth.app.cli_common import ConfigOption, fail, load_settings, make_console, split_csv
+from geosleuth.app.cli_common import (
+    ConfigOption,
+    DeviceOption,
+    PriorOption,
+    fail,
+    load_settings,
+    make_console,
+    split_csv,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -132,8 +140,8 @@ def run_command(
     ] = False,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")] = False,
     data_root: DataRootOption = None,
-    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    prior: PriorOption = None,
+    device: DeviceOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Evaluate the agent on a dataset; resumable (rerun the same command to continue)."""
@@ -276,7 +284,7 @@ def split_command(
     time_limit: Annotated[float, typer.Option(min=1, help="Seconds per photo before a timeout.")] = 300,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No live progress bar.")] = False,
     data_root: DataRootOption = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    device: DeviceOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Evaluate retrieval honestly: each half of the set against an index of the other half, split by --by.

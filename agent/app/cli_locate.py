@@ -20,7 +20,9 @@ import typer
 
 from geosleuth.app.cli_common import (
     ConfigOption,
+    DeviceOption,
     NoMetadataOption,
+    PriorOption,
     fail,
     load_photo_or_fail,
     load_settings,
@@ -116,8 +118,8 @@ def locate(
         str | None, typer.Option(help="Who picks the tools: llm, policy, or auto (the LLM when one answers).")
     ] = None,
     tools: Annotated[str | None, typer.Option(help="Comma-separated tools to run, in order.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
-    prior: Annotated[str | None, typer.Option(help="Country prior: gdp, population or uniform.")] = None,
+    device: DeviceOption = None,
+    prior: PriorOption = None,
     out: Annotated[
         list[Path] | None,
         typer.Option("--out", help="Write the answers to FILE, format by suffix: .csv, .geojson, .kml or "
