@@ -2,7 +2,8 @@
 
 Both go to configurable endpoints, so a private Overpass or Nominatim server can stand in for the
 public ones. Every successful response is kept in an on-disk cache (one JSON file per request,
-named by the sha256 of endpoint and query), so a repeated query never touches the network.
+named by the sha256 of endpoint and query: `geosleuth.tools.online`), so a repeated query never
+touches the network.
 Transient failures (HTTP 429, 5xx, timeouts) are retried with exponential backoff, all within
 `timeout_s`; a network that is not there at all (connection refused, DNS failure, unreachable)
 fails at once. Failures come back as `Evidence.failure("osm", ...)`, never as exceptions:
@@ -15,23 +16,27 @@ Overpass requests are sent with urllib (overpy's own client has no timeout) and 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
-import socket
-import time
+import sqlite3
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Sequence
 from http.client import HTTPException
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 from xml.sax import SAXException
 
 from geosleuth.core.state import Candidate, ErrorType, Evidence, timed
+from geosleuth.tools.online import BACKOFF_S, with_retries
+from geosleuth.tools.online import Failed as _Failed
+from geosleuth.tools.online import cache_path as _cache_path
+from geosleuth.tools.online import cache_read as _cache_read
+from geosleuth.tools.online import cache_write as _cache_write
+from geosleuth.tools.online import network_failure as _network_failure
+from geosleuth.tools.online import status_failure as _status_failure
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
 
 if TYPE_CHECKING:
@@ -43,97 +48,9 @@ DEFAULT_OVERPASS_URL = "https://overpass-api.de/api/interpreter"
 DEFAULT_NOMINATIM_URL = "https://nominatim.openstreetmap.org"
 USER_AGENT = "geosleuth/0.1 (photo geolocation research tool)"
 
-BACKOFF_S = 0.5
-"""First wait before a retry; each further retry waits twice as long (or what Retry-After asks)."""
-
 _NAME_KEYS = "^(name|name:[A-Za-z_-]+|alt_name|official_name|old_name|short_name)$"
 _REGEX_SPECIAL = re.compile(r"([.\[\]{}()\\*+?^$|])")
-_RETRYABLE_STATUS: dict[int, ErrorType] = {
-    429: "rate_limited", 500: "unavailable", 502: "unavailable", 503: "unavailable", 504: "timeout"
-}
 _KIND_TAGS = ("place", "amenity", "shop", "tourism", "railway", "highway", "building", "leisure", "natural")
-
-T = TypeVar("T")
-
-
-class _Failed(Exception):
-    """A classified failure of one request; `retry` says whether trying again may help."""
-
-    def __init__(self, type: ErrorType, message: str, *, retry: bool = False, wait: float | None = None):
-        super().__init__(message)
-        self.type: ErrorType = type
-        self.message = message
-        self.retry = retry
-        self.wait = wait
-
-
-def _cache_path(cache_dir: Path | None, endpoint: str, query: str) -> Path | None:
-    if cache_dir is None:
-        return None
-    digest = hashlib.sha256(f"{endpoint}\n{query}".encode()).hexdigest()
-    return Path(cache_dir) / f"{digest}.json"
-
-
-def _cache_read(path: Path | None) -> dict[str, Any] | None:
-    if path is None or not path.is_file():
-        return None
-    try:
-        payload: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))  # as _cache_write wrote it
-        return payload
-    except (OSError, ValueError):
-        return None
-
-
-def _cache_write(path: Path | None, payload: dict[str, Any]) -> None:
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # an unwritable cache only costs a network call next time
-
-
-def _with_retries(call: Callable[[float], T], *, timeout_s: float, retries: int) -> T:
-    """Run call(remaining_seconds), retrying retryable failures with backoff until the deadline."""
-    deadline = time.monotonic() + timeout_s
-    attempt = 0
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise _Failed("timeout", f"no answer within {timeout_s:g} s")
-        try:
-            return call(remaining)
-        except _Failed as failure:
-            wait = failure.wait if failure.wait is not None else BACKOFF_S * 2**attempt
-            if not failure.retry or attempt >= retries or time.monotonic() + wait >= deadline:
-                raise
-            time.sleep(wait)
-            attempt += 1
-
-
-def _network_failure(error: BaseException) -> _Failed:
-    """Classify a connection-level error: a missing network fails at once, a timeout may be retried."""
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(reason, TimeoutError | socket.timeout) or "timed out" in str(reason):
-        return _Failed("timeout", f"request timed out: {reason}", retry=True)
-    if isinstance(reason, ConnectionResetError | HTTPException):
-        return _Failed("unavailable", f"connection dropped: {reason}", retry=True)
-    return _Failed("unavailable", f"service unreachable: {reason}")
-
-
-def _status_failure(status: int, body: str = "", retry_after: str | None = None) -> _Failed:
-    """Classify an HTTP error status."""
-    if status in _RETRYABLE_STATUS:
-        wait = float(retry_after) if retry_after and retry_after.strip().isdigit() else None
-        return _Failed(_RETRYABLE_STATUS[status], f"HTTP {status}", retry=True, wait=wait)
-    if status == 400:
-        detail = " ".join(re.sub(r"<[^>]+>", " ", body).split())[:300]
-        return _Failed("bad_input", f"HTTP 400 (query rejected): {detail}")
-    return _Failed("unavailable", f"HTTP {status}")
-
 
 def _escape_ql_regex(name: str) -> str:
     """Escape a name for a POSIX regex inside an Overpass QL double-quoted string."""
@@ -259,9 +176,9 @@ def query_overpass(
             if cached is not None:
                 result = _parse_overpass(endpoint, cached["content_type"], cached["body"])
             else:
-                content_type, body = _with_retries(
+                content_type, body = with_retries(
                     lambda remaining: _fetch_overpass(endpoint, query, remaining, user_agent),
-                    timeout_s=timeout_s, retries=retries,
+                    timeout_s=timeout_s, retries=retries, backoff_s=BACKOFF_S,
                 )
                 result = _parse_overpass(endpoint, content_type, body)
                 _cache_write(path, {"endpoint": endpoint, "query": query, "content_type": content_type,
@@ -305,6 +222,62 @@ def _overpass_evidence(result: Any, inputs: dict[str, Any], seconds: float) -> E
         strength=min(0.8, 0.35 + 0.1 * len(names)),
         seconds=seconds,
     )
+
+
+def query_extract(
+    extract: Path,
+    cache_dir: Path,
+    *,
+    names: Sequence[str] = (),
+    kinds: Sequence[str] = (),
+    around: tuple[float, float, float] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    country: str | None = None,
+) -> Evidence:
+    """Answer an `osm` question from the local index of `extract`, as Evidence like the Overpass path's.
+
+    Args:
+        extract: The configured `osm_extract`: an extract (its index is where `index_path` says) or an index.
+        cache_dir: The run's cache folder (where `geosleuth osm import` put the index).
+        names: Names read in the photo; searched in `around`, else `bbox`, else `country`.
+        kinds: Feature kinds to find around `around` instead of names (`osm_local.find_kinds` says how).
+        around: (lat, lon, radius_km) circle.
+        bbox: (south, west, north, east) box.
+        country: ISO alpha-2 code.
+
+    Returns:
+        Evidence from tool "osm": a candidate per feature, or a failure (`unavailable` without an
+        index, `bad_input`, `no_result`).
+    """
+    from geosleuth.tools.osm_local import OsmIndexError, find_kinds, find_names, index_path, read_meta
+
+    index = index_path(extract, cache_dir)
+    clean = [" ".join(n.split()) for n in names if n and n.strip()]
+    inputs: dict[str, Any] = {"names": clean, "kinds": list(kinds), "around": around, "bbox": bbox,
+                              "country": country, "index": str(index)}
+    with timed() as took:
+        try:
+            read_meta(index)
+            if kinds:
+                if around is None:
+                    raise ValueError("kinds are searched around a point")
+                found = find_kinds(index, list(kinds), around=around)
+            elif not clean:
+                raise ValueError("no names to look for")
+            else:
+                found = find_names(index, clean, around=around, bbox=bbox, country=country)
+        except OsmIndexError as exc:
+            return Evidence.failure("osm", "unavailable", str(exc), inputs=inputs, seconds=took[0])
+        except ValueError as exc:
+            return Evidence.failure("osm", "bad_input", str(exc), inputs=inputs, seconds=took[0])
+        except sqlite3.DatabaseError as exc:  # a damaged index
+            return Evidence.failure("osm", "unavailable", f"{index}: {exc}", inputs=inputs, seconds=took[0])
+    if not found.nodes and not found.ways:
+        what = f"of kind {list(kinds)}" if kinds else f"named {clean}"
+        return Evidence.failure("osm", "no_result", f"no OpenStreetMap feature {what} there in {index.name}",
+                                inputs=inputs, seconds=took[0])
+    inputs["local"] = True
+    return _overpass_evidence(found, inputs, took[0])
 
 
 def _split_endpoint(endpoint: str) -> tuple[str, str]:
@@ -389,9 +362,9 @@ def geocode(
             if cached is not None:
                 rows = cached["results"]
             else:
-                rows = _with_retries(
+                rows = with_retries(
                     lambda remaining: _fetch_nominatim(endpoint, query, limit, remaining, user_agent),
-                    timeout_s=timeout_s, retries=retries,
+                    timeout_s=timeout_s, retries=retries, backoff_s=BACKOFF_S,
                 )
                 _cache_write(path, {"endpoint": endpoint, "query": query, "results": rows})
         except _Failed as failure:
@@ -446,7 +419,9 @@ def run(call: ToolCall) -> Evidence:
     """Search OSM for this call's photo lines around a point, with the run's endpoint.
 
     The point is the call's `near` argument ([lat, lon]: the planner checking a proposed place) when
-    given, else the best candidate point.
+    given, else the best candidate point. With `osm_extract` set the local index answers instead
+    (`geosleuth.tools.osm_local`), also for the arguments `bbox` or `country` (names searched there,
+    not around the point) and `kinds` (features of those kinds around the point).
     """
     s, point = call.settings, call.point
     near = call.args.get("near")
@@ -456,6 +431,12 @@ def run(call: ToolCall) -> Evidence:
         lat, lon = point.lat, point.lon
     else:
         return Evidence.failure(TOOL, "bad_input", "no candidate point to search around")
+    if s.osm_extract is not None:
+        bbox, country = call.args.get("bbox"), call.args.get("country")
+        return query_extract(
+            s.osm_extract, s.cache_dir, names=call.lines, kinds=call.args.get("kinds", ()),
+            around=None if bbox or country else (lat, lon, s.osm_radius_km), bbox=bbox, country=country,
+        )
     return query_overpass(
         list(call.lines),
         around=(lat, lon, s.osm_radius_km),
@@ -475,10 +456,10 @@ SPEC = ToolSpec(
 
 Use it to confirm a guess from the gazetteer: it searches the names read in the photo (shops,
 streets, stations) around the point and returns the matching features' locations. Needs network
-access to an Overpass server.""",
+access to an Overpass server, or a local extract imported with `geosleuth osm import`.""",
     needs=("lines", "point"),
     weight=0.8,
-    key=("lines", "point", "settings.overpass_url", "settings.osm_radius_km"),
+    key=("lines", "point", "settings.overpass_url", "settings.osm_radius_km", "settings.osm_extract"),
     planner_args=TEXT_ARG,
     cue="places",
     ablation=("ocr", "gazetteer", TOOL),

@@ -282,14 +282,45 @@ def data_checks() -> list[Check]:
 
 
 def endpoint_checks(settings: Settings, timeout_s: float = 2.0) -> list[Check]:
-    """Probe the Overpass and Nominatim endpoints in parallel; no answer is reported as offline."""
+    """Probe the Overpass, Nominatim and web search endpoints in parallel; no answer is reported as offline.
+
+    An empty `search_url` is reported as unset: the `web_search` tool is off.
+    """
     urls = {"overpass_url": settings.overpass_url, "nominatim_url": settings.nominatim_url}
+    if settings.search_url:
+        urls["search_url"] = settings.search_url
     with ThreadPoolExecutor(len(urls)) as pool:
         answers = dict(zip(urls, pool.map(lambda u: probe_url(u, timeout_s), urls.values()), strict=True))
+    unset = [] if settings.search_url else [
+        Check("endpoints", "search_url", "unset", "web search is off (a local SearXNG: docs/search.md)")
+    ]
     return [
         Check("endpoints", name, "ok" if answers[name][0] else "offline", f"{url}: {answers[name][1]}")
         for name, url in urls.items()
-    ]
+    ] + unset
+
+
+def osm_extract_check(settings: Settings) -> Check:
+    """Report the configured OpenStreetMap extract and its index: sizes, feature count, up to date."""
+    from geosleuth.tools.osm_local import OsmIndexError, index_path, is_up_to_date, read_meta
+
+    if settings.osm_extract is None:
+        return Check("osm", "osm_extract", "unset", "no local extract: the osm tool asks overpass_url")
+    extract = settings.osm_extract.expanduser()
+    index = index_path(extract, settings.cache_dir)
+    if not extract.is_file():
+        return Check("osm", "osm_extract", "error", f"{extract}: no such file")
+    try:
+        meta = read_meta(index)
+    except OsmIndexError as exc:
+        return Check("osm", "osm_extract", "missing", str(exc))
+    detail = f"{index} ({index.stat().st_size / 1e6:.1f} MB): {int(meta.get('features', 0)):,} features"
+    if index == extract:
+        return Check("osm", "osm_extract", "ok", detail)
+    detail = f"{extract} ({extract.stat().st_size / 1e6:.1f} MB), index {detail}"
+    if not is_up_to_date(extract, index):
+        return Check("osm", "osm_extract", "error", f"{detail}; stale: rerun `geosleuth osm import --force`")
+    return Check("osm", "osm_extract", "ok", detail)
 
 
 def trace_checks(settings: Settings) -> list[Check]:
@@ -307,6 +338,6 @@ def run_checks(settings: Settings) -> list[Check]:
         llm = pool.submit(llm_checks, settings)
         local = [
             *image_model_checks(settings), *clip_checks(settings), *ocr_checks(), *gpu_checks(settings),
-            *extras_checks(), *data_checks(),
+            *extras_checks(), *data_checks(), osm_extract_check(settings),
         ]
         return [*llm.result(), *local, *endpoints.result(), *trace_checks(settings)]

@@ -79,6 +79,21 @@ class Settings(BaseModel):
     osm_radius_km: float = Field(
         default=50.0, gt=0, le=1000, description="How far around the best candidate point OSM searches."
     )
+    search_url: str = Field(
+        default="",
+        description="SearXNG-compatible JSON search endpoint of the `web_search` tool, e.g. a self-hosted "
+        "SearXNG at http://127.0.0.1:8888/search (docs/search.md); empty: web search is off.",
+    )
+    search_timeout_s: float = Field(default=8.0, gt=0, le=120, description="Time budget of one web search.")
+    search_retries: int = Field(
+        default=2, ge=0, le=10, description="Web search retries after a 429/5xx/timeout."
+    )
+    search_budget: int = Field(default=3, ge=0, le=50, description="Most web search queries per photo.")
+    osm_extract: Path | None = Field(
+        default=None,
+        description="OpenStreetMap extract (.osm.pbf, e.g. from Geofabrik) indexed by `geosleuth osm "
+        "import`, or that index (.sqlite): the osm tool then answers from it offline, not from Overpass.",
+    )
     user_agent: str = Field(default="geosleuth/0.1 (offline-first photo geolocation)",
                             description="User-Agent sent to OSM services.")
     cache_dir: Path = Field(default_factory=default_cache_dir, description="Folder for on-disk caches.")
@@ -235,9 +250,16 @@ def read_config_file(path: Path | None = None) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads(candidate.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"config file {candidate} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: arrays nested too deep
         raise ValueError(f"config file {candidate} is not valid TOML: {exc}") from exc
-    return dict(data.get("geosleuth", data))
+    table = data.get("geosleuth", data)
+    if not isinstance(table, dict):
+        raise ValueError(f"config file {candidate}: [geosleuth] must be a table, not {type(table).__name__}")
+    return dict(table)
 
 
 def resolve_settings(

@@ -14,7 +14,9 @@
    has no effect. When `osm` is among the run's tools and answers (online, or a local endpoint), the
    names read are then looked up around each checked place it has not searched near yet
    (`geosleuth.run.reasoning.osm_checks`), so a place the photo's shops and streets are found near
-   gains OSM candidates there.
+   gains OSM candidates there. With `web_search` among the tools and a `search_url` set, the text read
+   is searched with each checked place (`geosleuth.run.reasoning.search_checks`), within the
+   per-photo query budget; the places the results name enter fusion with a modest weight.
 4. **Commit.** The answer is the fused commit of all the evidence (`geosleuth.run.fusion.commit`), so
    the point comes from checked candidates; the model's rationale is kept only for the claims the
    evidence backs (`geosleuth.run.rationale_check`).
@@ -52,6 +54,7 @@ from geosleuth.run.reasoning import (
     osm_checks,
     reasoning_from_tool_calls,
     reasoning_schema,
+    search_checks,
 )
 from geosleuth.run.toolnode import photo_lines, ready_tools
 from geosleuth.tools import registry, text_readers
@@ -289,7 +292,9 @@ class LLMPlanner:
         if not question and (step := look_step(state, ctx)) is not None:
             return step
         rounds = state.get("rounds", 0)
-        if rounds == 1 and not question and (verify := osm_checks(state["evidence"], settings)):
+        if rounds == 1 and not question and (
+            verify := osm_checks(state["evidence"], settings) + search_checks(state["evidence"], settings)
+        ):
             return {"pending": verify, "rounds": 2}
         if rounds and not (question and state.get("more") and rounds < 2):
             return {"pending": [], "stop": "places checked"}

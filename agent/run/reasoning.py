@@ -22,6 +22,7 @@ from geosleuth.tools import registry
 from geosleuth.tools.hypothesis import ARGS as HYPOTHESIS_ARGS
 from geosleuth.tools.hypothesis import TOOL as HYPOTHESIS_TOOL
 from geosleuth.tools.osm import TOOL as OSM_TOOL
+from geosleuth.tools.web_search import TOOL as SEARCH_TOOL
 
 PROPOSE = "propose_place"
 """The native function a tool-calling model proposes a place with."""
@@ -152,3 +153,24 @@ def osm_checks(evidence: Sequence[Evidence], settings: Settings) -> list[dict[st
             calls.append({"tool": OSM_TOOL, "args": {"near": list(point)}})
             searched.append(tuple(point))
     return calls
+
+
+def search_checks(evidence: Sequence[Evidence], settings: Settings) -> list[dict[str, Any]]:
+    """Return pending `web_search` calls: the text read with each checked place not searched yet.
+
+    None when `web_search` is not among the run's tools, no `search_url` is set, or it answered
+    `unavailable` already; at most what is left of `search_budget`.
+    """
+    done = [e for e in evidence if e.tool == SEARCH_TOOL]
+    if SEARCH_TOOL not in settings.tools or not settings.search_url or any(
+        e.error is not None and e.error.type == "unavailable" for e in done
+    ):
+        return []
+    searched = {str(e.inputs.get("place", "")).casefold() for e in done}
+    calls: list[dict[str, Any]] = []
+    for item in evidence:
+        place = str(item.inputs.get("place", "")).partition(",")[0].strip()
+        if item.tool == HYPOTHESIS_TOOL and item.ok and place and place.casefold() not in searched:
+            calls.append({"tool": SEARCH_TOOL, "args": {"place": place}})
+            searched.add(place.casefold())
+    return calls[: max(0, settings.search_budget - len(done))]

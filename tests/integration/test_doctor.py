@@ -38,7 +38,7 @@ def test_doctor_json_reports_every_section(tmp_path) -> None:
         )
     assert done.returncode == 0, done.stderr
     checks = _by_name(json.loads(done.stdout)["checks"])
-    sections = {"llm", "image models", "clip", "ocr", "gpu", "data", "endpoints", "traces", "extras"}
+    sections = {"llm", "image models", "clip", "ocr", "gpu", "data", "endpoints", "traces", "extras", "osm"}
     assert {section for section, _ in checks} == sections
     assert checks["image models", "efficientnet-lite2"]["status"] == "missing"  # exported on first use
     assert "not built yet" in checks["image models", "efficientnet-lite2"]["detail"]

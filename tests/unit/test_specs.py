@@ -28,7 +28,7 @@ def test_every_tool_module_declares_its_spec_once():
     specs = registry()
     assert set(specs) == {
         "exif", "ocr", "text_clues", "gazetteer", "osm", "geocode", "zoom", "clip_zero_shot", "retrieval",
-        "geoclip", "scene", "hypothesis",
+        "geoclip", "scene", "hypothesis", "web_search",
     }
     for name, spec in specs.items():
         assert spec.name == name and len(spec.description) > 40  # the text an LLM reads
