@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from geosleuth.core.config import Settings, read_config_file, resolve_settings
+from geosleuth.core.paths import is_pattern
 from geosleuth.core.photo import Photo, load_photo
 from geosleuth.evals.job import EvalJob, PhotoItem
 from geosleuth.evals.runner import (
@@ -170,11 +171,6 @@ def _walk(folder: Path, include: Sequence[str], exclude: Sequence[str], skip: Pa
             if not name.startswith(".") and _wanted(path.relative_to(folder).as_posix(), include, exclude):
                 found.append(path)
     return found
-
-
-def is_pattern(path: Path) -> bool:
-    """Whether `path` is a glob pattern: it does not exist and holds `*`, `?` or `[`."""
-    return not path.exists() and any(char in str(path) for char in "*?[")
 
 
 def find_photos(

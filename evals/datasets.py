@@ -24,7 +24,8 @@ from __future__ import annotations
 import csv
 import difflib
 import glob
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -146,7 +147,7 @@ def load_registry(folders: tuple[Path, ...] = (REGISTRY_DIR,)) -> dict[str, Data
         for path in sorted(Path(folder).glob("*.yaml")):
             try:
                 spec = DatasetSpec.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-            except (yaml.YAMLError, ValidationError) as exc:
+            except (yaml.YAMLError, ValidationError, UnicodeDecodeError, RecursionError) as exc:
                 first = str(exc).splitlines()
                 raise DatasetError(f"dataset entry {path} is invalid: {' '.join(first[:3])}") from exc
             if spec.name in registry:
@@ -194,7 +195,7 @@ def generic_csv_spec(path: Path, name: str | None = None) -> DatasetSpec:
     """
     if not path.is_file():
         raise DatasetError(f"{path}: no such label file")
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    with _label_errors(path), path.open(newline="", encoding="utf-8-sig") as handle:
         header = next(csv.reader(handle), [])
     by_lower = {column.strip().lower(): column for column in header}
     columns: dict[str, str | None] = {}
@@ -222,13 +223,24 @@ def generic_csv_spec(path: Path, name: str | None = None) -> DatasetSpec:
 def _read_rows(spec: DatasetSpec, folder: Path) -> list[dict[str, str]]:
     """Return the label rows that pass the entry's filter."""
     labels = folder / spec.labels
-    with labels.open(newline="", encoding="utf-8-sig") as handle:
+    with _label_errors(labels), labels.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         wanted = [c for c in spec.columns.values() if c]
         absent = [c for c in wanted if c not in (reader.fieldnames or [])]
         if absent:
             raise DatasetError(f"{labels}: missing column(s) {', '.join(absent)} for dataset {spec.name}")
         return [row for row in reader if all(row.get(k) == v for k, v in spec.filter.items())]
+
+
+@contextmanager
+def _label_errors(labels: Path) -> Iterator[None]:
+    """Turn a label file that is not UTF-8 or not CSV (e.g. a field over csv's limit) into a DatasetError."""
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"{labels}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except csv.Error as exc:
+        raise DatasetError(f"{labels}: not a readable CSV file ({exc})") from None
 
 
 def _image_path(spec: DatasetSpec, folder: Path, values: dict[str, str]) -> Path:
@@ -242,8 +254,12 @@ def _image_path(spec: DatasetSpec, folder: Path, values: dict[str, str]) -> Path
                 return Path(hits[0])
             continue
         candidates.append(folder / relative)
-        if candidates[-1].is_file():
-            return candidates[-1]
+        try:
+            if candidates[-1].is_file():
+                return candidates[-1]
+        except OSError as exc:  # e.g. a name over the file system's limit
+            raise DatasetError(f"{folder}: image {relative[:60]!r}... cannot be looked up ({exc.strerror})"
+                               ) from None
     return candidates[0] if candidates else folder / spec.images[0]
 
 
@@ -264,7 +280,8 @@ def load_samples(
     Raises:
         DatasetMissing: the set's label file is not on disk (the message says where to get it).
         DatasetError: the label file lacks a column, or a row has a malformed or out-of-range lat/lon,
-            neither coordinates nor a country, an unknown country code, or a duplicate id.
+            neither coordinates nor a country, an unknown country code, a duplicate id, or an image
+            name the file system refuses.
     """
     folder = spec.folder(data_root)
     if not (folder / spec.labels).is_file():

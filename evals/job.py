@@ -8,6 +8,7 @@ a user's photos, `geosleuth.evals.batch`) gets the same row with no truth and no
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -24,7 +25,7 @@ from geosleuth.core.photo import PhotoError, load_photo
 from geosleuth.evals import tool_cache
 from geosleuth.evals.datasets import Sample
 from geosleuth.run.locate import LocateResult, locate_photo
-from geosleuth.run.traces import TraceStore
+from geosleuth.run.traces import LenientTraceStore, TraceStoreError
 from geosleuth.tools.localizability import localizability
 
 TRACES = "traces.sqlite"
@@ -59,16 +60,25 @@ class EvalJob:
     tool_cache: str | None
 
 
-_STORES: dict[str, TraceStore] = {}
+log = logging.getLogger(__name__)
+_STORES: dict[str, LenientTraceStore | None] = {}
 _STORES_LOCK = threading.Lock()
 
 
-def _trace_store(run_dir: str) -> TraceStore:
-    """Return this process's TraceStore of a run folder (one per process, with one connection per thread)."""
+def _trace_store(run_dir: str) -> LenientTraceStore | None:
+    """Return this process's trace store of a run folder (one per process, one connection per thread).
+
+    A store that cannot be opened (damaged, locked, unwritable) is logged once, naming the file, and
+    the folder's photos run untraced; a write that fails later turns tracing off the same way.
+    """
     key = f"{os.getpid()}:{run_dir}"
     with _STORES_LOCK:
         if key not in _STORES:
-            _STORES[key] = TraceStore(Path(run_dir) / TRACES)
+            try:
+                _STORES[key] = LenientTraceStore(Path(run_dir) / TRACES)
+            except (TraceStoreError, OSError) as exc:
+                log.warning("not tracing this run: %s", exc)
+                _STORES[key] = None
         return _STORES[key]
 
 
@@ -167,7 +177,7 @@ def result_row(sample: WorkItem, result: LocateResult, seconds: float) -> dict[s
             "type": "tool_error",
             "message": "; ".join(f"{tool}: {error.message}" for tool, error in unexpected)[:500],
         } if unexpected else None,
-        "trace_id": result.trace_id,
+        "trace_id": result.trace_id or None,
         "localizability": round(localizability(result.evidence, result.fusion.belief), 3),
         "evidence": top_evidence(result),
     }

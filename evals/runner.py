@@ -6,7 +6,10 @@ of `results.jsonl`: each finished photo is appended as one JSON line, flushed an
 `kill -9` at most the last line is torn; a rerun drops the torn tail, skips the ids already written
 and evaluates the rest, so no row is duplicated or lost. `run.json` records the configuration; a run
 folder made for another dataset, planner, tool list, metadata choice or subset of photos is refused unless
-`force_new`, which moves the old folder aside.
+`force_new`, which moves the old folder aside. One process at a time uses a run folder
+(`geosleuth.evals.run_lock`): a second is refused with the holder's pid, host, command and start, and
+a holder that dies frees it. A results row that cannot be written (a full disk) is cut back off the
+file and stops the run with a one-line `RunError`; the rerun resumes after the last whole row.
 
 One photo's failure never stops the run: an unreadable photo, an exception, or going past the
 per-image time limit becomes a row whose `error` says what happened (`timeout` for the limit) and
@@ -37,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from geosleuth.core.config import Settings
 from geosleuth.core.paths import source_root
-from geosleuth.evals import tool_cache
+from geosleuth.evals import run_lock, tool_cache
 from geosleuth.evals.datasets import Sample, get_spec, load_samples, require_images, resolve_data_root
 from geosleuth.evals.job import EvalJob, WorkItem, error_row, evaluate_one, worker_init
 from geosleuth.evals.metrics import scored_from_result, summarize
@@ -134,21 +137,38 @@ def read_results(path: Path, *, repair: bool = False) -> dict[str, dict[str, Any
 
 
 class ResultsWriter:
-    """Appends rows to results.jsonl, each as one line, flushed and fsynced (one writer per run)."""
+    """Appends rows to results.jsonl, each as one line, written and fsynced (one writer per run)."""
 
     def __init__(self, path: Path) -> None:
         """Open `path` for appending (after `read_results(..., repair=True)` cut any torn tail)."""
-        self._handle = path.open("ab")
+        self.path = path
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
 
     def write(self, row: dict[str, Any]) -> None:
-        """Append one row durably."""
-        self._handle.write(json.dumps(row, ensure_ascii=False, allow_nan=False).encode() + b"\n")
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        """Append one row durably; a row that cannot be written whole is cut back off the file.
+
+        Raises:
+            RunError: the write failed (a full disk, a file size limit); the rows before it are kept.
+        """
+        line = memoryview(json.dumps(row, ensure_ascii=False, allow_nan=False).encode() + b"\n")
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while line:
+                line = line[os.write(self._fd, line):]
+            os.fsync(self._fd)
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError:
+                pass  # the rerun's read_results cuts the torn tail instead
+            raise RunError(
+                f"cannot write {self.path}: {exc.strerror or exc}; the rows before it are kept; free space "
+                "and rerun the same command to resume"
+            ) from None
 
     def close(self) -> None:
         """Close the file."""
-        self._handle.close()
+        os.close(self._fd)
 
 
 def _git() -> dict[str, Any] | None:
@@ -223,8 +243,11 @@ def _subset(only: frozenset[str] | None) -> str | None:
 
 def _write_header(run_dir: Path, header: dict[str, Any]) -> None:
     tmp = run_dir / f".{HEADER}.tmp"
-    tmp.write_text(json.dumps(header, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(run_dir / HEADER)
+    try:
+        tmp.write_text(json.dumps(header, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(run_dir / HEADER)
+    except OSError as exc:
+        raise RunError(f"cannot write {run_dir / HEADER}: {exc.strerror or exc}") from None
 
 
 def prepare_run_dir(
@@ -236,14 +259,34 @@ def prepare_run_dir(
     `match` names the header fields the folder's run must share (an eval's dataset, planner, tools,
     metadata choice and subset); `folder_option` is the option the message tells the user to change.
 
+    The folder stays locked for this process (`run_lock`) until `finish_header`, or until `run_todo`
+    fails.
+
     Raises:
-        RunError: the folder holds a run made with other `match` values (and not `force_new`), or its
-            results file is corrupt.
+        RunError: another process uses the folder, the folder holds a run made with other `match` values
+            (and not `force_new`), or its results file is corrupt.
     """
+    try:
+        if run_dir.is_dir():
+            run_lock.acquire(run_dir)  # before anything is read or moved aside
+        done = _prepare_locked(run_dir, header, force_new=force_new, match=match, folder_option=folder_option)
+    except run_lock.RunLocked as exc:
+        raise RunError(str(exc)) from None
+    except BaseException:
+        run_lock.release(run_dir)
+        raise
+    return done
+
+
+def _prepare_locked(
+    run_dir: Path, header: dict[str, Any], *, force_new: bool, match: tuple[str, ...], folder_option: str,
+) -> dict[str, dict[str, Any]]:
+    """`prepare_run_dir` once the folder, if it exists, is locked; locks a folder it creates."""
     old_header = run_dir / HEADER
-    if run_dir.exists() and force_new and any(run_dir.iterdir()):
+    if run_dir.exists() and force_new and any(p.name != run_lock.LOCK for p in run_dir.iterdir()):
         aside = run_dir.with_name(f"{run_dir.name}.replaced-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         run_dir.rename(aside)
+        run_lock.release(run_dir)  # the old run's lock went aside with it
     elif old_header.is_file():
         try:
             previous = json.loads(old_header.read_text(encoding="utf-8"))
@@ -260,15 +303,19 @@ def prepare_run_dir(
     elif run_dir.exists() and (run_dir / RESULTS).is_file():
         raise RunError(f"{run_dir} has results but no {HEADER}; use --force-new to move it aside")
     run_dir.mkdir(parents=True, exist_ok=True)
+    run_lock.acquire(run_dir)
     done = read_results(run_dir / RESULTS, repair=True)
     _write_header(run_dir, header)
     return done
 
 
 def finish_header(run_dir: Path, header: dict[str, Any], *, interrupted: bool) -> None:
-    """Record in run.json that the run ended (success, or interrupted) and when."""
+    """Record in run.json that the run ended (success, or interrupted) and when; unlock the folder."""
     header.update(status="interrupted" if interrupted else "success", finished=_now())
-    _write_header(run_dir, header)
+    try:
+        _write_header(run_dir, header)
+    finally:
+        run_lock.release(run_dir)
 
 
 # executing ------------------------------------------------------------------------------------------
@@ -353,7 +400,8 @@ def execute(
 
     A photo still running GRACE_S seconds past the per-image limit gets a timeout row (its late result,
     if any, is dropped). Ctrl-C stops starting photos and waits for those in flight; a second Ctrl-C
-    abandons them. Returns True when interrupted.
+    abandons them; any other error (the writer's) abandons them and propagates. Returns True when
+    interrupted.
     """
     queue = list(reversed(todo))
     flight: dict[Any, tuple[ItemT, float]] = {}
@@ -388,6 +436,9 @@ def execute(
     except KeyboardInterrupt:
         backend.close(now=True)
         return True
+    except BaseException:
+        backend.close(now=True)
+        raise
     backend.close(now=False)
     return interrupted
 
@@ -455,7 +506,10 @@ def run_todo(
     """Locate `todo` on a new backend, appending each row to the run's results file and to `rows`.
 
     A progress bar on `console` (unless not `progress`) shows done of `total`, elapsed time, the ETA and
-    `stats(rows)`. Returns True when interrupted (see `execute`).
+    `stats(rows)`. Returns True when interrupted (see `execute`); on an error the run folder is unlocked.
+
+    Raises:
+        RunError: a row could not be written (`ResultsWriter.write`).
     """
     from rich.progress import (
         BarColumn,
@@ -482,6 +536,9 @@ def run_todo(
 
         try:
             return execute(backend(), job, todo, workers, on_row)
+        except BaseException:
+            run_lock.release(Path(job.run_dir))
+            raise
         finally:
             writer.close()
 

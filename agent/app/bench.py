@@ -29,8 +29,12 @@ TARGETS = {"help_s": 0.5, "warm_locate_s": 5.0, "peak_rss_gb": 3.0}
 SUITES = {
     "agent": "geosleuth.app.bench_agent:run",
     "eval": "geosleuth.app.bench_eval:run",
+    "faults": "geosleuth.app.bench_faults:run",
+    "fuzz": "geosleuth.app.bench_fuzz:run",
     "index": "geosleuth.app.bench_index:run",
     "language": "geosleuth.app.bench_language:run",
+    "load": "geosleuth.app.bench_load:run",
+    "osm": "geosleuth.app.bench_osm:run",
     "scene": "geosleuth.app.bench_scene:run",
     "vision": "geosleuth.app.bench_vision:run",
 }

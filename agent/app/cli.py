@@ -24,6 +24,7 @@ app = typer.Typer(
 COMMAND_MODULES: tuple[str, ...] = (
     "geosleuth.app.cli_locate", "geosleuth.app.cli_trace", "geosleuth.app.cli_doctor",
     "geosleuth.app.cli_index", "geosleuth.app.cli_chat", "geosleuth.app.cli_eval",
+    "geosleuth.app.cli_osm",
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
@@ -44,9 +45,8 @@ def bench(
     prior: PriorOption = None,
     suite: Annotated[
         list[str] | None,
-        typer.Option(help="Suites to run, repeatable: locate, agent, eval, index, language, scene, vision, "
-                     "or all. "
-                     "Default: locate."),
+        typer.Option(help="Suites to run, repeatable: locate, agent, eval, faults, fuzz, index, language, "
+                     "load, osm, scene, vision, or all. Default: locate."),
     ] = None,
     config: ConfigOption = None,
 ) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -58,9 +61,28 @@ def load_photo_or_fail(photo: Path, settings: Settings) -> Photo:
     from geosleuth.core.photo import PhotoError, load_photo
 
     try:
-        return load_photo(photo, max_pixels=settings.max_pixels)
+        with _quiet_stderr():
+            return load_photo(photo, max_pixels=settings.max_pixels)
     except PhotoError as exc:
         fail(str(exc))
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send what is written to file descriptor 2 meanwhile to /dev/null: the CLI's error is one line.
+
+    libtiff prints its warnings there from C, and Pillow logs corrupt TIFF tags as errors.
+    """
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
 
 
 def open_traces(settings: Settings, console: Console) -> TraceStore | None:

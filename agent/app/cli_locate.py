@@ -172,7 +172,7 @@ def locate(
     config: ConfigOption = None,
 ) -> None:
     """Locate photos with the agent (an LLM when available, else the policy) and show the evidence."""
-    from geosleuth.evals.batch import is_pattern
+    from geosleuth.core.paths import is_pattern
 
     settings = load_settings(
         config, use_metadata=False if no_metadata else None, tools=split_csv(tools), device=device,

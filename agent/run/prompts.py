@@ -29,9 +29,10 @@ STATE = """<photo_text>
 </photo_text>
 <tool_results>
 {results}
-</tool_results>
 Most likely countries (evidence so far): {countries}
-Candidate places: {places}"""
+Candidate places:
+{places}
+</tool_results>"""
 
 QUESTION = """
 The user asks: {question}

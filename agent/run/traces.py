@@ -16,19 +16,25 @@ Schema (version `SCHEMA_VERSION`, kept in `PRAGMA user_version`):
 error_km / country_correct when the truth is known); `steps` holds (run_id, idx) -> kind, name, input,
 output, error, seconds, token counts, the Belief's top countries after the step and, when the run's
 truth is known, `p_truth`, the probability of the true country after the step.
+
+`LenientTraceStore` is the one batch and eval workers write: the first write that fails (a locked,
+full or damaged file) is logged once with the file's name and tracing stops, so the photos still get
+their answers and results rows.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
@@ -106,6 +112,9 @@ CREATE TABLE steps (
 CREATE INDEX steps_tool ON steps (kind, name);
 """
 
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 _RUN_JSON = ("config", "truth", "guess", "prior_top")
 _STEP_JSON = ("input", "output", "belief_top")
 
@@ -462,6 +471,35 @@ class TraceStore:
             (run_id,),
         ).fetchall()
         return [row[0] for row in rows]
+
+
+def _lenient(
+    method: Callable[Concatenate[TraceStore, P], R], off: R
+) -> Callable[Concatenate[TraceStore, P], R]:
+    """Wrap a TraceStore write: once one has failed (or for an untraced run id "") it returns `off`."""
+
+    def write(store: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        if store.failure is None and (not args or args[0]):
+            try:
+                return method(store, *args, **kwargs)
+            except (sqlite3.Error, TraceStoreError, OSError) as exc:
+                store.failure = f"{type(exc).__name__}: {exc}"
+                log.warning("traces not recorded in %s from now on: %s", store.path, store.failure)
+        return off
+
+    return write
+
+
+class LenientTraceStore(TraceStore):
+    """A TraceStore whose first failed write is logged (naming the file) and turns tracing off.
+
+    `start_run` then returns "" (no trace id) and the other writes do nothing; `failure` says why.
+    """
+
+    failure: str | None = None
+    start_run = _lenient(TraceStore.start_run, "")
+    add_step = _lenient(TraceStore.add_step, -1)
+    finish_run = _lenient(TraceStore.finish_run, None)
 
 
 def write_jsonl(traces: list[tuple[dict[str, Any], list[dict[str, Any]]]], stream: IO[str]) -> None:

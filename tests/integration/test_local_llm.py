@@ -130,3 +130,25 @@ def test_a_reply_cut_at_its_deadline_stops_the_server_generating() -> None:
         assert not _busy(server), "the server went on writing the reply nobody reads"
         short = streamed_reply(chat.bind(max_tokens=8), [HumanMessage("Say hi.")], 60)
         assert short.content and short.usage_metadata["output_tokens"] > 0
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_a_shared_server_whose_port_refuses_is_replaced(monkeypatch) -> None:
+    dead = LocalLLMServer(model_path(default_cache_dir()), threads=1)
+    dead._server, dead.port = object(), _closed_port()  # started once, and now nothing answers there
+    assert dead.running and dead.refuses()
+    monkeypatch.setattr(local_llm, "_shared", dead)
+    monkeypatch.setattr(local_llm, "_dead", [])
+    fresh = local_llm.shared_server(Settings())
+    try:
+        assert fresh is not dead and fresh.running and not fresh.refuses()
+        assert local_llm._dead == [dead]  # kept referenced, never destroyed
+        assert local_llm.shared_server(Settings()) is fresh  # a live one is kept
+    finally:
+        fresh.stop()

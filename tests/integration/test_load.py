@@ -1,0 +1,28 @@
+"""A CI-sized load run (`geosleuth bench --suite load` at 60 photos): one row per photo, flat fds and RSS.
+
+Tool exif only (OCR costs seconds a photo on 2 shared cores): the batch machinery is what is under load.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval_runs import settings_for
+
+from geosleuth.app.bench_load import make_photos, measure_load
+
+PHOTOS = 60
+FD_GROWTH = 4
+"""Open fds may differ by a few after warm-up (a worker's SQLite or JPEG file open at the last sample)."""
+RSS_GROWTH_MB = 150
+
+
+def test_a_batch_of_60_photos_keeps_fds_and_memory_flat(tmp_path: Path) -> None:
+    paths = make_photos(tmp_path / "photos", PHOTOS)
+    assert len({p.read_bytes() for p in paths}) == PHOTOS, "every photo has bytes of its own"
+    settings = settings_for(tmp_path, tools=("exif",))
+    run = measure_load(tmp_path / "photos", settings, run_dir=tmp_path / "batch", workers=2, sample_s=1.0)
+    assert run.photos == run.rows == PHOTOS
+    assert len(run.samples) >= 3
+    assert run.fd_growth() <= FD_GROWTH, run.samples
+    assert run.rss_growth_mb() < RSS_GROWTH_MB, run.samples
