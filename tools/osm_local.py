@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from geosleuth.core.geo import distance_km
-from geosleuth.tools.place_sources import _mean_point, _osm_alternates
+from geosleuth.tools.place_sources import _osm_alternates, named_osm_features
 
 FORMAT = 1
 """Bump when the tables change; an index of another format is rebuilt."""
@@ -192,25 +192,8 @@ _Feature = tuple[bool, int, float, float, dict[str, str]]
 
 def _read_features(extract: Path) -> Iterator[_Feature]:
     """Yield the named nodes and ways of `extract` that carry one of KIND_KEYS, with the tags kept."""
-    import osmium
-
-    processor = (
-        osmium.FileProcessor(str(extract), osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.KeyFilter(*KIND_KEYS))
-        .with_filter(osmium.filter.KeyFilter("name"))  # in C: unnamed benches never reach Python
-    )
-    for obj in processor:
-        tags = dict(obj.tags)
-        if isinstance(obj, osmium.osm.Node):
-            point = (obj.location.lat, obj.location.lon) if obj.location.valid() else None
-        elif isinstance(obj, osmium.osm.Way):
-            point = _mean_point([n.location for n in obj.nodes if n.location.valid()])
-        else:  # the processor reads nodes and ways only
-            continue
-        if point is not None and tags.get("name"):
-            kept = {k: v for k, v in tags.items() if _kept(k)}
-            yield isinstance(obj, osmium.osm.Way), obj.id, point[0], point[1], kept
+    for is_way, osm_id, lat, lon, tags in named_osm_features(extract, KIND_KEYS):
+        yield is_way, osm_id, lat, lon, {k: v for k, v in tags.items() if _kept(k)}
 
 
 def _kept(key: str) -> bool:

@@ -146,29 +146,41 @@ def _geonames_place(fields: list[str]) -> SourcePlace:
 
 def _read_osm(file: Path, path: str) -> Iterator[SourcePlace]:
     """Yield the named place, tourism, historic and amenity nodes and ways of an OSM extract."""
-    import osmium
-
     try:
-        processor = (
-            osmium.FileProcessor(str(file), osmium.osm.NODE | osmium.osm.WAY)
-            .with_locations()
-            .with_filter(osmium.filter.KeyFilter(*OSM_KEYS))
-            .with_filter(osmium.filter.KeyFilter("name"))  # in C: unnamed benches never reach Python
-        )
-        for obj in processor:
-            tags = dict(obj.tags)
-            if not tags.get("name"):
-                continue
-            if isinstance(obj, osmium.osm.Node):
-                point = (obj.location.lat, obj.location.lon) if obj.location.valid() else None
-            elif isinstance(obj, osmium.osm.Way):
-                point = _mean_point([n.location for n in obj.nodes if n.location.valid()])
-            else:  # the processor reads nodes and ways only
-                continue
-            if point is not None:
-                yield _osm_place(tags, *point)
+        for _, _, lat, lon, tags in named_osm_features(file, OSM_KEYS):
+            yield _osm_place(tags, lat, lon)
     except RuntimeError as exc:  # libosmium's parse and I/O errors
         raise ValueError(f"gazetteer source {path}: {' '.join(str(exc).split())}") from exc
+
+
+def named_osm_features(
+    file: Path, keys: Iterable[str]
+) -> Iterator[tuple[bool, int, float, float, dict[str, str]]]:
+    """Yield (is a way, OSM id, lat, lon, tags) of each named node and way of an OSM file with one of `keys`.
+
+    A way stands at the mean of its nodes; an element without a location is skipped. libosmium's
+    parse and I/O errors are RuntimeErrors.
+    """
+    import osmium
+
+    processor = (
+        osmium.FileProcessor(str(file), osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter(*keys))
+        .with_filter(osmium.filter.KeyFilter("name"))  # in C: unnamed benches never reach Python
+    )
+    for obj in processor:
+        tags = dict(obj.tags)
+        if not tags.get("name"):
+            continue
+        if isinstance(obj, osmium.osm.Node):
+            point = (obj.location.lat, obj.location.lon) if obj.location.valid() else None
+        elif isinstance(obj, osmium.osm.Way):
+            point = _mean_point([n.location for n in obj.nodes if n.location.valid()])
+        else:  # the processor reads nodes and ways only
+            continue
+        if point is not None:
+            yield isinstance(obj, osmium.osm.Way), obj.id, point[0], point[1], tags
 
 
 def _mean_point(locations: list[osmium.osm.Location]) -> tuple[float, float] | None:
