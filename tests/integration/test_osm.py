@@ -61,7 +61,7 @@ class FakeServer:
                 self.end_headers()
                 try:
                     self.wfile.write(data)
-                except BrokenPipeError:
+                except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up first (the timeout tests)
 
             do_GET = do_POST = _reply

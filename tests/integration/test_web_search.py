@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import socket
-import threading
 import time
 import urllib.parse
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from integration.test_osm import FakeServer
+from integration.test_osm import Reply as OsmReply
 from scripted_chat import backend, scripted
 from scripted_decisions import PARIS, place, propose
 
@@ -45,56 +45,28 @@ FLORE = searxng(
 )
 
 
-@dataclass
-class Reply:
-    status: int = 200
-    body: str = FLORE
-    headers: dict[str, str] = field(default_factory=dict)
-    delay_s: float = 0.0
+Reply = functools.partial(OsmReply, body=FLORE)
+"""A scripted reply (JSON, the Café de Flore results unless told)."""
 
 
-class Searx:
-    """A loopback server replying from a script (the last reply repeats); records the queries it got."""
+class Searx(FakeServer):
+    """test_osm's loopback server at /search, replying with FLORE by default; `queries` parses what it got."""
 
     def __init__(self) -> None:
-        self.replies: list[Reply] = [Reply()]
-        self.queries: list[dict[str, list[str]]] = []
-        self.agents: list[str | None] = []
-        owner = self
+        super().__init__()
+        self.replies = [Reply()]
+        self.url += "/search"
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.queries.append(urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query))
-                owner.agents.append(self.headers.get("User-Agent"))
-                reply = owner.replies.pop(0) if len(owner.replies) > 1 else owner.replies[0]
-                time.sleep(reply.delay_s)
-                data = reply.body.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for key, value in reply.headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
-                try:
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up first (the timeout test)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/search"
+    @property
+    def queries(self) -> list[dict[str, list[str]]]:
+        return [urllib.parse.parse_qs(urllib.parse.urlsplit(path).query) for _, path, _ in self.requests]
 
 
 @pytest.fixture
 def server():
     fake = Searx()
     yield fake
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+    fake.close()
 
 
 @pytest.fixture
