@@ -152,6 +152,8 @@ def test_postcode_shapes_that_name_no_country():
     assert postcode_clues("CH-12 Zürich") == []  # and a code of the country's format
     assert postcode_clues("IN 12345") != [] and postcode_clues("in 12345") == []
     assert postcode_clues("VLT 1117, RTX 4090") == []  # letters then digits: model numbers as often
+    assert postcode_clues("erected in the 2nd century, the 1st gate") == []  # lower case: ordinals
+    assert postcode_clues("sw1a 1aa") == [] and postcode_clues("SW1A 1AA") != []
 
 
 def currency(text: str):

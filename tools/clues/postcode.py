@@ -10,7 +10,8 @@ Zürich, LT-01103 Vilnius). Then tokens shaped like the postcodes (GeoNames form
 `MAX_POSTCODE_COUNTRIES` countries (SW1A 1AA, K1A 0B1, 1012 AB, 00-950, 1000-001, 01310-100). Bare
 numbers (10115 Berlin) fit dozens of formats and are not read, nor letters then digits (RTX 4090,
 E330: model numbers more often than Maltese or Eswatini postcodes) unless the letters are the
-country's own code (AD500). The caller reads postcodes only next to other clues.
+country's own code (AD500), nor tokens with lower-case letters ("the 2nd": postcodes are written in
+capitals). The caller reads postcodes only next to other clues.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def postcode_clues(text: str) -> list[Clue]:
     for token in dict.fromkeys(m.group(0) for m in _POSTCODE.finditer(rest, overlapped=True)):
         if not any(ch.isdigit() for ch in token) or token.replace(" ", "").isdigit():
             continue  # bare numbers fit dozens of formats: a shape needs a letter or a hyphen
+        if token != token.upper():
+            continue  # postcodes are written in capitals; GeoNames' GB pattern would take 'the 2nd'
         codes = [code for code, fmt in _postcode_formats().items() if fmt.fullmatch(token)]
         model = _MODEL_LIKE.fullmatch(token)
         if model:  # 'RTX 4090', 'E330': only a country's own code before the digits (AD500) counts
