@@ -147,7 +147,7 @@ def phrase_zipf(phrase: str, language: str) -> float:
     words = _WORD.findall(phrase)
     if not words:
         return 0.0
-    rarest = min(_word_zipf(word.casefold(), language) for word in words)
+    rarest = min(word_zipf(word.casefold(), language) for word in words)
     return max(0.0, rarest - PHRASE_BONUS * (len(words) - 1))
 
 
@@ -158,8 +158,14 @@ def _cjk_zipf(phrase: str) -> float:
 
 
 @cache
-def _word_zipf(word: str, language: str) -> float:
+def word_zipf(word: str, language: str) -> float:
+    """Return a word's Zipf frequency in a wordfreq language (0 when unknown or the list is missing)."""
     return float(zipf_frequency(word, language)) if language in _WORDLISTS else 0.0
+
+
+def wordfreq_languages() -> frozenset[str]:
+    """Return the wordfreq languages whose lists can be read here (those needing no tokeniser)."""
+    return _WORDLISTS
 
 
 KNOWN_ZIPF = 1.0
@@ -177,7 +183,7 @@ def known_share(text: str, language: str) -> float | None:
     words = [w.casefold() for w in _WORD.findall(text) if len(w) >= 3]
     if lang not in _WORDLISTS or not words:
         return None
-    return sum(_word_zipf(w, lang) >= KNOWN_ZIPF for w in words) / len(words)
+    return sum(word_zipf(w, lang) >= KNOWN_ZIPF for w in words) / len(words)
 
 
 def place_chance(phrase: str, population: int, languages: Sequence[str] = ("en",)) -> float:

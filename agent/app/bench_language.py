@@ -6,7 +6,8 @@ letters, one starting at every word (at every third letter in scripts written wi
 snippet goes to the detector as the language clue uses it (lingua, low-accuracy models, only languages
 written in the snippet's script). Printed: accuracy per language and length, per script (the mean over
 its languages), the top confusions, accuracy by the detector's own confidence, how often the language
-clue fires on a snippet and is right, and the `MIN_LETTERS` table this measurement gives
+clue fires on a snippet and is right, how often the word-list identifier reads a snippet and is right, and
+the `MIN_LETTERS` table this measurement gives
 (`thresholds`), which must equal `geosleuth.tools.clues.language.MIN_LETTERS` (a unit test checks).
 """
 
@@ -28,7 +29,9 @@ from geosleuth.tools.clues.language import (
     identify_many,
     language_clues,
     speaker_shares,
+    word_languages,
 )
+from geosleuth.tools.clues.vocabulary import MIN_POSTERIOR, cldr_languages, identify_by_words
 
 SENTENCES = "udhr_article1.tsv"
 UNSPACED = ("Jpan", "Hans", "Hant", "Thai")
@@ -55,6 +58,9 @@ class Outcome(NamedTuple):
     confidence: float
     clue: str | None
     """The language of the clue `language_clues` gives for the snippet alone, None when it gives none."""
+    by_words: str | None = None
+    """The word-list identifier's top language (`vocabulary.identify_by_words`), None without a reading."""
+    words_posterior: float = 0.0
 
 
 @dataclass
@@ -95,11 +101,24 @@ class Measurement:
                 rows.append((low, min(high, 1.0), len(hits), sum(hits) / len(hits)))
         return rows
 
+    def words_rates(self, letters: int, low: float, high: float = 1.01) -> tuple[int, float, float | None]:
+        """Return the word-list readings at a length with a posterior in [low, high).
+
+        Returns:
+            How many snippets, their share of all snippets of that length, and the share of them whose
+            word-list language is right (None when there are none).
+        """
+        at = [o for o in self.outcomes if o.letters == letters]
+        within = [o for o in at if o.by_words is not None and low <= o.words_posterior < high]
+        hits = sum(o.lang in cldr_languages(o.by_words or "") for o in within)
+        right = hits / len(within) if within else None
+        return len(within), (len(within) / len(at) if at else 0.0), right
+
     def clue_rates(self, letters: int) -> tuple[float, float | None]:
         """Return, at a length, the share of snippets giving a language clue and the share of those right."""
         at = [o for o in self.outcomes if o.letters == letters]
         fired = [o for o in at if o.clue is not None]
-        right = sum(o.clue == o.lang for o in fired) / len(fired) if fired else None
+        right = sum(o.lang in cldr_languages(o.clue or "") for o in fired) / len(fired) if fired else None
         return (len(fired) / len(at) if at else 0.0), right
 
 
@@ -153,9 +172,11 @@ def measure(
                 guessed, confidence = fits[0] if fits else (None, 0.0)
                 found = language_clues([snippet]) if clues else []
                 clue = found[0].value if found else None
-                measurement.outcomes.append(
-                    Outcome(sentence.lang, sentence.script, letters, guessed, confidence, clue)
-                )
+                read = identify_by_words(snippet, word_languages(sentence.script))
+                by_words, posterior = read[0] if read else (None, 0.0)
+                measurement.outcomes.append(Outcome(
+                    sentence.lang, sentence.script, letters, guessed, confidence, clue, by_words, posterior
+                ))
     return measurement
 
 
@@ -221,6 +242,15 @@ def run(settings: Settings) -> None:
     for low, high, count, accuracy in measurement.calibration(("Latn", "Cyrl", "Arab")):
         calibration.add_row(f"{low:.1f}-{high:.1f}", str(count), _percent(accuracy))
     console.print(calibration)
+    words = Table(title="word lists (all 50 languages, 8 with no list): snippets read at posterior >= "
+                  f"{MIN_POSTERIOR} and right among them", title_justify="left")
+    for column in ("letters", "read %", "right %", "posterior 0.5-0.9: n, right %"):
+        words.add_column(column)
+    for n in lengths:
+        _, share, right = measurement.words_rates(n, MIN_POSTERIOR)
+        count, _, below = measurement.words_rates(n, 0.5, MIN_POSTERIOR)
+        words.add_row(str(n), _percent(share), _percent(right), f"{count}, {_percent(below)}")
+    console.print(words)
     clue = Table(title="the language clue on one snippet alone", title_justify="left")
     for column in ("letters", "gives a clue %", "clue right %"):
         clue.add_column(column)

@@ -1,8 +1,9 @@
 """Signs rendered in several scripts and languages, read by the real OCR, then turned into clues.
 
 The script and language clues must hold on what the OCR really reads: rare scripts point to their
-countries, Latin alone says nothing, a language is named only from a long enough text and never from a
-script it is not written in, and a photographer's credit names no language.
+countries, Latin alone says nothing, a language is named by the detector only from a long enough text,
+by the word lists from a few common words, never from a script it is not written in, and a
+photographer's credit names no language.
 """
 
 from __future__ import annotations
@@ -93,6 +94,17 @@ def test_short_latin_sign_is_faint_and_names_no_country():
     likelihoods, strength = _pool(clues)
     assert strength < 0.05
     assert _summary(clues, likelihoods).endswith("Latin: no country stands out")
+
+
+@pytest.mark.parametrize(("lines", "language"), [
+    (["HOTEL RESTAURANT", "DU BARRAGE"], "fr"), (["Salida de emergencia"], "es"),
+    (["Uscita di sicurezza"], "it"), (["Kein Ausgang"], "de"),
+])
+def test_short_signs_name_their_language_by_their_words(lines, language):
+    """Far below the detector's 32 letters, a few common words of one language still name it."""
+    read = _read(_sign("brick.png", lines))
+    (found,) = _languages(read_clues(read))
+    assert found["value"] == language and found["method"] == "word lists", (read, found)
 
 
 def test_photographer_credit_names_no_language():

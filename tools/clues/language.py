@@ -19,6 +19,11 @@ strength:
   bit), not a curve of the text's length, times the share of the text's words found in that language's
   word list (wordfreq; `UNLISTED` for a language without one): OCR noise the detector must call
   something (Tsonga, Yoruba, Esperanto for garbled Latin letters) is not made of a language's words.
+* The same text is also read by its words (`geosleuth.tools.clues.vocabulary`, wordfreq's lists of 42
+  languages), at any length: "DU BARRAGE" is French, though far too short for the detector. That
+  reading counts when its posterior reaches `vocabulary.MIN_POSTERIOR`, with the same likelihood and
+  weight rule, its posterior as the confidence; of the two readings, the one with the larger weight
+  is the clue.
 """
 
 from __future__ import annotations
@@ -32,7 +37,14 @@ import regex
 from geosleuth.core.countries import all_countries, countries_for_language
 from geosleuth.tools.clues.base import HOST, NOT_WORDS, Clue, distinctiveness, relative, shares
 from geosleuth.tools.clues.script import letter_counts, writing_system
-from geosleuth.tools.word_rarity import known_share
+from geosleuth.tools.clues.vocabulary import (
+    LOCAL_WORDS,
+    MIN_POSTERIOR,
+    cldr_languages,
+    identify_by_words,
+    word_count,
+)
+from geosleuth.tools.word_rarity import known_share, wordfreq_languages
 
 TARGET_ACCURACY = 0.9
 """Share of known-sentence snippets of a script (mean over its languages) the detector must get right at
@@ -130,9 +142,12 @@ def only_script(text: str, script: str) -> str:
 
 
 def language_clues(texts: list[str]) -> list[Clue]:
-    """Identify the language of the texts, one clue per writing system with enough letters.
+    """Identify the language of the texts, at most one clue per writing system.
 
-    Each text (an OCR line) goes with its writing system; the lines of one system are read together.
+    Each text (an OCR line) goes with its writing system; the lines of one system are read together, by
+    the word lists (`words_clue`) and, with enough letters, by the detector (`clue_for`): the clue with
+    the larger weight counts (the detector must call OCR noise something; the word lists know only their
+    42 languages).
     """
     groups: dict[str, list[str]] = defaultdict(list)
     for raw in texts:
@@ -144,22 +159,60 @@ def language_clues(texts: list[str]) -> list[Clue]:
     for script, parts in groups.items():
         joined = " ".join(" ".join(parts).split())
         letters = sum(ch.isalpha() for ch in joined)
+        found = [words_clue(joined, script)]
         if letters >= MIN_LETTERS[script]:
-            clue = clue_for(joined, script, letters)
-            if clue is not None:
-                clues.append(clue)
+            found.append(clue_for(joined, script, letters))
+        best = max((clue for clue in found if clue is not None), key=lambda clue: clue.weight, default=None)
+        if best is not None:
+            clues.append(best)
     return clues
 
 
 def clue_for(text: str, script: str, letters: int) -> Clue | None:
-    """Return the language clue for a text in one script, or None when no language written in it fits."""
-    guesses = [(lang, c) for lang, c in identify(text)
-               if c >= MIN_CONFIDENCE and speaker_shares(lang, script)]
+    """Return the detector's language clue for a text in one script, or None when no language fits."""
+    guesses = [(lang, c) for lang, c in identify(text) if c >= MIN_CONFIDENCE and _shares(lang, script)]
+    return _clue(text, script, letters, guesses, "detector")
+
+
+def words_clue(text: str, script: str) -> Clue | None:
+    """Return the word-list language clue for a text too short for the detector, or None.
+
+    The text is called a language only when the word-list identifier's posterior for it reaches
+    `vocabulary.MIN_POSTERIOR` (`geosleuth.tools.clues.vocabulary`); a text of fewer than
+    `vocabulary.LOCAL_WORDS` words weighs less (it is likely a name, and names travel).
+    """
+    read = identify_by_words(text, word_languages(script))
+    guesses = [(lang, p) for lang, p in read if p >= MIN_CONFIDENCE]
+    if not guesses or guesses[0][1] < MIN_POSTERIOR:
+        return None
+    clue = _clue(text, script, sum(ch.isalpha() for ch in text), guesses, "word lists")
+    if clue is not None:
+        clue.weight *= min(1.0, word_count(text) / LOCAL_WORDS)
+    return clue
+
+
+@cache
+def word_languages(script: str) -> tuple[str, ...]:
+    """Return the wordfreq languages some country writes in a script (ISO 15924)."""
+    return tuple(sorted(lang for lang in wordfreq_languages() if _shares(lang, script)))
+
+
+def _shares(lang: str, script: str) -> dict[str, float]:
+    """Speaker shares of a detector or wordfreq language written in a script (summed over its parts)."""
+    total: dict[str, float] = defaultdict(float)
+    for part in cldr_languages(lang):
+        for code, share in speaker_shares(part, script).items():
+            total[code] += share
+    return total
+
+
+def _clue(text: str, script: str, letters: int, guesses: list[tuple[str, float]], method: str) -> Clue | None:
+    """Build the language clue from (language, confidence) guesses, best first; None when none fits."""
     if not guesses:
         return None
     mixture: dict[str, float] = defaultdict(float)
     for lang, confidence in guesses:
-        for code, share in speaker_shares(lang, script).items():
+        for code, share in _shares(lang, script).items():
             mixture[code] += confidence * share
     likes = relative(mixture)
     if not likes:
@@ -175,6 +228,7 @@ def clue_for(text: str, script: str, letters: int) -> Clue | None:
     extra = {
         "letters": letters,
         "script": script,
+        "method": method,
         "confidence": round(confidence, 3),
         "known_words": None if known is None else round(known, 3),
         "languages": {lang: round(c, 3) for lang, c in guesses[:5]},
