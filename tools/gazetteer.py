@@ -90,6 +90,9 @@ alike. Only names in the primary name's script are compared: a name in another s
 "東京") is how the place is written there."""
 IN_LINE = 0.7
 """Layout factor of a phrase that is only part of its line (a word in a sentence, a shop's sign)."""
+JOIN_WORDS = 3
+"""Two adjacent lines of at most this many words each are also read as one ("Melton | Mowbray",
+"SANDGATE | TOWN HALL"): signs break a name over lines."""
 LOWER_CASE = 0.15
 """Layout factor of a phrase written in lower case: names are capitalised, so a lower-case phrase is
 weak whatever its rarity (a word, a logo, a misread: "cove", "got", "mava")."""
@@ -148,7 +151,7 @@ class _Phrase:
 
 def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str, list[str]]]:
     """Return (start, end, text, line words) spans of a line worth looking up, longest first."""
-    words = [w for w in _WORD.findall(_WEB.sub(" ", line)) if not _UNSPACED.fullmatch(w)]
+    words = _words(line)
     spans: list[tuple[int, int, str, list[str]]] = []
     lengths = list(range(min(max_words, len(words)), 0, -1))
     if len(words) > max_words and len(words) <= 6:
@@ -165,6 +168,46 @@ def _phrases(line: str, max_words: int = 3) -> list[tuple[int, int, str, list[st
             spans += [(base + i, base + i + size, text[i : i + size], [text]) 
                       for i in range(len(text) - size + 1)]
     return spans
+
+
+def _words(line: str) -> list[str]:
+    """Return the words of a line as `_phrases` counts them (web addresses and Han/kana/Hangul runs aside)."""
+    return [w for w in _WORD.findall(_WEB.sub(" ", line)) if not _UNSPACED.fullmatch(w)]
+
+
+def _line_phrases(line: str, context: str, index: Any, crossing: int | None = None) -> list[_Phrase]:
+    """Look up the phrases of one line and weigh the places they match (longest phrases first).
+
+    Args:
+        line: The line (or two short lines joined).
+        context: The folded text of all lines (where a region or country name may be written).
+        index: The place index to search.
+        crossing: For two joined lines, the number of words of the first: only phrases spanning the
+            join are looked up, and only exactly (a misread matched across a line break is noise).
+    """
+    out: list[_Phrase] = []
+    taken: list[tuple[int, int]] = []
+    looked_up: set[str] = set()
+    for start, end, phrase, words in _phrases(line):
+        if crossing is not None and not start < crossing < end:
+            continue
+        if phrase in looked_up or any(s <= start and end <= e for s, e in taken):
+            continue
+        looked_up.add(phrase)
+        letters = len(fold(phrase).replace(" ", ""))
+        fuzzy = crossing is None and letters >= 5 and not _UNSPACED.fullmatch(phrase)
+        found = ranked_places(phrase, None, 25, fuzzy, index=index)
+        if not found:
+            continue
+        taken.append((start, end))
+        layout = _layout(phrase, words, start, end)
+        after = words[end] if end < len(words) else ""
+        rest = f" {context.replace(fold(phrase), ' ')} "
+        address = (_street_name(words, start, end), _postal_town(line, phrase))
+        readings = _readings(phrase, found, layout, rest, after, address)
+        if readings:
+            out.append(_Phrase(phrase, _length(phrase, letters), layout, readings))
+    return out
 
 
 def _layout(phrase: str, words: list[str], start: int, end: int) -> float:
@@ -325,27 +368,14 @@ def find_places(
         inputs = {"texts": list(texts), "set_aside": set_aside, "country_hint": country_hint, "limit": limit}
         index = get_index(sources)
         context = fold(" ".join(lines))
-        phrases: list[_Phrase] = []
-        for line in lines:
-            taken: list[tuple[int, int]] = []
-            looked_up: set[str] = set()
-            for start, end, phrase, words in _phrases(line):
-                if phrase in looked_up or any(s <= start and end <= e for s, e in taken):
-                    continue
-                looked_up.add(phrase)
-                letters = len(fold(phrase).replace(" ", ""))
-                fuzzy = letters >= 5 and not _UNSPACED.fullmatch(phrase)
-                found = ranked_places(phrase, None, 25, fuzzy, index=index)
-                if not found:
-                    continue
-                taken.append((start, end))
-                layout = _layout(phrase, words, start, end)
-                after = words[end] if end < len(words) else ""
-                rest = f" {context.replace(fold(phrase), ' ')} "
-                address = (_street_name(words, start, end), _postal_town(line, phrase))
-                readings = _readings(phrase, found, layout, rest, after, address)
-                if readings:
-                    phrases.append(_Phrase(phrase, _length(phrase, letters), layout, readings))
+        phrases = [p for line in lines for p in _line_phrases(line, context, index)]
+        joined = [
+            p for a, b in zip(lines, lines[1:], strict=False)
+            if 0 < len(_words(a)) <= JOIN_WORDS and 0 < len(_words(b)) <= JOIN_WORDS
+            for p in _line_phrases(f"{a} {b}", context, index, crossing=len(_words(a)))
+        ]
+        if joined:  # "Melton | Mowbray": the name broken over two lines replaces its halves
+            phrases = [p for p in phrases if not any(fold(p.text) in fold(j.text) for j in joined)] + joined
         phrases = _supported(phrases, hint)
     if not phrases:
         return Evidence.failure(

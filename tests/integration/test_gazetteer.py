@@ -266,3 +266,11 @@ def test_an_address_names_its_town_after_the_postcode_and_not_its_street():
     assert not find_places(["123 Wheeling Avenue"]).ok  # a street named after a town is not the town
     munich = find_places(["Hauptstraße 5", "D-80331 München"])
     assert munich.ok and munich.candidates[0].country_code == "DE" and "Munich" in munich.places[0]
+
+
+def test_a_name_broken_over_two_lines_is_read_whole():
+    evidence = find_places(["Borough Market", "Melton", "Mowbray", "Pork Pies"])
+    assert evidence.ok and evidence.places[0].startswith("Melton Mowbray")
+    assert [m["phrase"] for m in evidence.observations["matches"]] == ["Melton Mowbray"]  # not its halves
+    prose = find_places(["Melton", "Mowbray pies are sold here every day"])  # a sentence is no name's half
+    assert not any(place.startswith("Melton Mowbray") for place in prose.places)
