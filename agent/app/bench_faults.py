@@ -1,12 +1,14 @@
 """`geosleuth bench --suite faults`: faults in the middle of work, each run for real on example photos.
 
-Each fault runs an eval of copies of examples/*.jpg (policy planner; ocr, text_clues, gazetteer) in a
-temporary folder and is scored on its run folder: rows given (photos), rows written (distinct ids in
-results.jsonl), rows lost or duplicated (both must be 0), and whether the run survived (it ended, or
-stopped with a one-line error and its rerun finished). The faults: a second process on a locked run
-folder, then its holder killed with SIGKILL; the disk filling while rows are written (RLIMIT_FSIZE in
-a subprocess); a damaged and a locked trace database; a damaged tool cache entry; a damaged assembled
-model. OSM failures (429/500/garbage/slow) are tests/integration/test_osm.py's.
+Each fault runs an eval of copies of examples/*.jpg (ocr, text_clues, gazetteer; the policy planner,
+the LLM planner for the LLM server) in a temporary folder and is scored on its run folder: rows given
+(photos), rows written (distinct ids in results.jsonl), rows lost or duplicated (both must be 0), and
+whether the run survived (it ended, or stopped with a one-line error and its rerun finished). The
+faults: a second process on a locked run folder, then its holder killed with SIGKILL; the disk filling
+while rows are written (RLIMIT_FSIZE in a subprocess); a damaged and a locked trace database; a damaged
+tool cache entry; a damaged assembled model; the embedded LLM server killed while the LLM planner waits
+for its reply (its sockets aborted with `ss -K`; skipped where the embedded LLM or `ss -K` is missing).
+OSM failures (429/500/garbage/slow) are tests/integration/test_osm.py's.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import logging
 import resource
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from geosleuth.core.config import Settings, resolve_settings
 from geosleuth.core.paths import source_root
@@ -34,6 +40,10 @@ EXAMPLES = source_root() / "examples"
 TOOLS = ("ocr", "text_clues", "gazetteer")
 FSIZE_LIMIT = 12_000
 """Bytes any file of the disk-full subprocess may reach: run.json fits, a few results rows do not."""
+
+
+class FaultUnavailable(RuntimeError):
+    """A fault cannot be tried on this machine; the message says what is missing."""
 
 
 @dataclass
@@ -74,8 +84,8 @@ def _cli() -> list[str]:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "geosleuth"]
 
 
-def make_case(root: Path, copies: int = 1) -> Case:
-    """Copy examples/*.jpg `copies` times under `root` and label them (image, lat, lon, country)."""
+def make_case(root: Path, copies: int = 1, files: tuple[str, ...] | None = None) -> Case:
+    """Copy examples/*.jpg (only `files`, when given) `copies` times under `root` and label them."""
     photos = root / "photos"
     photos.mkdir(parents=True, exist_ok=True)
     labels = root / "labels.csv"
@@ -83,6 +93,8 @@ def make_case(root: Path, copies: int = 1) -> Case:
         writer = csv.writer(out)
         writer.writerow(["image", "lat", "lon", "country"])
         for row in csv.DictReader(handle):
+            if files is not None and row["file"] not in files:
+                continue
             for n in range(copies):
                 target = photos / f"{n}_{row['file']}"
                 shutil.copyfile(EXAMPLES / row["file"], target)
@@ -250,8 +262,129 @@ def fault_model(root: Path) -> Outcome:
                    named[0] if named else "")
 
 
+LLM_PHOTOS = ("kr_seoul_namsan.jpg", "fr_paris_cafe_de_flore.jpg")
+"""Two examples whose signs the LLM planner asks the model about: one loses its server, one gets a new one."""
+LLM_SECONDS = 600.0
+"""Each photo's budget in that fault: a loaded 2-core machine takes over 120 s for one reply."""
+
+
+def abort_sockets(port: int) -> None:
+    """Abort every TCP socket whose local port is `port` (`ss -K`), as the death of their process would.
+
+    The listening socket closes (the port refuses) and each accepted connection is reset.
+
+    Raises:
+        FaultUnavailable: `ss` is missing, or it could not abort a probe socket (it needs root and a
+            kernel with CONFIG_INET_DIAG_DESTROY).
+    """
+    ss = shutil.which("ss")
+    if ss is None:
+        raise FaultUnavailable("ss (iproute2) is not installed")
+    subprocess.run([ss, "-K", "-t", "-a", "sport", "=", f":{port}"], capture_output=True, timeout=30)
+
+
+def can_abort_sockets() -> str | None:
+    """Try `abort_sockets` on a loopback listener of our own; return why it fails, None when it works."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        probe.listen()
+        port = probe.getsockname()[1]
+        try:
+            abort_sockets(port)
+        except FaultUnavailable as exc:
+            return str(exc)
+        with socket.socket() as client:
+            if client.connect_ex(("127.0.0.1", port)) == 0:
+                return "ss -K cannot abort sockets here (it needs root and CONFIG_INET_DIAG_DESTROY)"
+    return None
+
+
+def _busy(port: int) -> bool:
+    """Tell whether the llama.cpp server on `port` is working on a request (its /slots say so)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/slots", timeout=5) as reply:  # noqa: S310
+            return any(slot.get("is_processing") for slot in json.loads(reply.read()))
+    except (OSError, ValueError):
+        return False
+
+
+def _kill_mid_call(done: threading.Event, killed: list[int]) -> None:
+    """Once the shared embedded server works on a request, abort its sockets; put its port in `killed`."""
+    from geosleuth.run.local_llm import running_server
+
+    while not done.wait(0.1):
+        server = running_server()
+        if server is not None and server.port is not None and _busy(server.port):
+            killed.append(server.port)
+            abort_sockets(server.port)
+            return
+
+
+def fault_llm_server(root: Path) -> Outcome:
+    """Kill the embedded LLM server while the LLM planner waits for its reply (an eval of two photos).
+
+    The photo whose call died must keep the look-first answer (the policy's, from an eval of the same
+    photos) and its trace must say that the model failed and why; the next photo's run must find the
+    server dead, start a new one and get a reply from it.
+
+    Raises:
+        FaultUnavailable: The embedded LLM is not installed, or `ss -K` cannot abort sockets here.
+    """
+    from geosleuth.evals.runner import EvalOptions, run_eval
+    from geosleuth.run.llm import llm_available
+    from geosleuth.run.local_llm import running_server
+    from geosleuth.run.traces import TraceStore
+
+    flags = {"tools": TOOLS, "stop_confidence": 1.0, "max_seconds": LLM_SECONDS}  # always ask the model
+    settings = resolve_settings(flags, env={})[0]
+    available = llm_available(settings)
+    if available is not True:
+        raise FaultUnavailable(f"the embedded LLM is not installed: {available}")
+    if (why := can_abort_sockets()) is not None:
+        raise FaultUnavailable(why)
+    case, started = make_case(root, files=LLM_PHOTOS), time.perf_counter()
+
+    def evaluate(planner: str) -> dict[str, dict[str, Any]]:
+        out = root / planner
+        run_eval(EvalOptions(dataset=str(case.labels), out=out, planner=planner, workers=1, progress=False,
+                             tool_cache=False, time_limit_s=2 * LLM_SECONDS), settings)
+        return {row["id"]: row for row in map(json.loads, (out / "results.jsonl").read_text().splitlines())}
+
+    floor = evaluate("policy")
+    done = threading.Event()
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_mid_call, args=(done, killed), daemon=True)
+    killer.start()
+    try:
+        with warnings_logged() as lines:
+            rows = evaluate("llm")
+    finally:
+        done.set()
+        killer.join()
+    store = TraceStore(root / "llm" / "traces.sqlite")
+    calls = {key: [step for step in store.steps(row["trace_id"]) if step["kind"] == "llm"]
+             for key, row in rows.items()}
+    store.close()
+    failed = [key for key, steps in calls.items() if steps and all(s["error"] for s in steps)]
+    answered = [key for key, steps in calls.items() if any(not s["error"] and s["tokens_out"] for s in steps)]
+    restarted = [line for line in lines if killed and f"port {killed[0]} is dead" in line]
+    server = running_server()
+    ok = (
+        len(failed) == 1 and len(answered) == 1 and bool(restarted)
+        and rows[failed[0]]["guess"] == floor[failed[0]]["guess"]
+        and server is not None and server.port not in (None, *killed)
+        and all(row["error"] is None for row in rows.values())
+    )
+    note = (
+        f"{failed[0]}: {calls[failed[0]][-1]['error']}; next photo: {restarted[0]}" if failed and restarted
+        else f"killed port {killed}; failed {failed}; answered {answered}; logged {lines[:2]}"
+    )
+    return score("embedded LLM server killed mid-call (ss -K)", case, root / "llm", started, ok, note)
+
+
 FAULTS: list[Callable[[Path], Outcome]] = [
     fault_lock, fault_disk_full, fault_corrupt_traces, fault_locked_traces, fault_tool_cache, fault_model,
+    fault_llm_server,
 ]
 
 
@@ -261,13 +394,17 @@ def run(settings: Settings) -> None:
 
     from geosleuth.app.cli_common import make_console
 
-    table = Table(title="faults in the middle of work (policy; ocr, text_clues, gazetteer)",
-                  title_justify="left")
+    table = Table(title="faults in the middle of work (ocr, text_clues, gazetteer; the policy planner, the "
+                        "LLM planner for the LLM server)", title_justify="left")
     for column in ("fault", "survived", "rows given", "rows written", "lost/duplicated", "s", "what it said"):
         table.add_column(column)
     for fault in FAULTS:
         with tempfile.TemporaryDirectory(prefix="geosleuth-fault-") as folder:
-            o = fault(Path(folder))
+            try:
+                o = fault(Path(folder))
+            except FaultUnavailable as exc:
+                table.add_row(fault.__name__, "skipped", "", "", "", "", str(exc)[:160])
+                continue
         table.add_row(o.fault, "yes" if o.survived else "NO", str(o.given), str(o.written),
                       f"{o.lost}/{o.duplicated}", f"{o.seconds:.1f}", o.note[:160])
     make_console().print(table)

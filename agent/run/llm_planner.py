@@ -122,6 +122,26 @@ def _usage(message: Any) -> tuple[int, int]:
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
+def _line(exc: BaseException) -> str:
+    """Return an exception as `Type: first line of its message`."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _failure(exc: BaseException) -> str:
+    """Say why a model call failed, for the trace: the exception, then its root cause unless it says it.
+
+    The client wraps a dead connection as `Connection error.`; the cause it hides (a reset connection,
+    a refused port) is what says the server went away.
+    """
+    root, seen = exc, {id(exc)}
+    while (inner := root.__cause__ or root.__context__) is not None and id(inner) not in seen:
+        root = inner
+        seen.add(id(inner))
+    said, cause = _line(exc), _line(root)
+    return said if cause.split(": ", 1)[1] in said else f"{said} ({cause})"
+
+
 def streamed_reply(runnable: Any, messages: list[Any], seconds: float) -> Any:
     """Stream one reply and return it whole; past `seconds`, close the stream and raise TimeoutError.
 
@@ -241,7 +261,7 @@ class LLMPlanner:
                 reply = streamed_reply(runnable, messages, seconds)
                 parsed = parse(reply)
             except Exception as exc:  # noqa: BLE001 - a failed call is traced and the run falls back
-                parsed, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                parsed, error = None, _failure(exc)
             tokens_in, tokens_out = _usage(reply)
             calls, tokens = calls + 1, tokens + tokens_in + tokens_out
             ctx.tracer.step(

@@ -339,6 +339,11 @@ def shared_server(settings: Settings) -> LocalLLMServer:
         return _shared
 
 
+def running_server() -> LocalLLMServer | None:
+    """Return the shared embedded server (alive or dead), None before the first one; starts nothing."""
+    return _shared
+
+
 def _stop_shared() -> None:
     if _shared is not None:
         _shared.stop()

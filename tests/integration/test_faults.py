@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from geosleuth.app import bench_faults
+from geosleuth.run.traces import TraceStore
 
 
 def test_a_second_process_is_refused_and_a_killed_holder_frees_the_folder(tmp_path: Path) -> None:
@@ -41,3 +42,24 @@ def test_a_damaged_tool_cache_entry_is_reported_and_recomputed(tmp_path: Path) -
 def test_a_damaged_model_file_is_reported_and_assembled_again(tmp_path: Path) -> None:
     outcome = bench_faults.fault_model(tmp_path)
     assert outcome.survived and "sha256" in outcome.note, outcome
+
+
+@pytest.mark.slow
+def test_an_llm_server_killed_mid_call_leaves_the_look_first_answer_and_the_next_photo_a_new_server(
+    tmp_path: Path,
+) -> None:
+    try:
+        outcome = bench_faults.fault_llm_server(tmp_path)
+    except bench_faults.FaultUnavailable as exc:
+        pytest.skip(str(exc))
+    assert outcome.survived and (outcome.given, outcome.written, outcome.lost, outcome.duplicated) == (
+        2, 2, 0, 0), outcome
+    assert "Connection reset by peer" in outcome.note and "is dead; starting a new one" in outcome.note
+    store = TraceStore(tmp_path / "llm" / "traces.sqlite")
+    runs = sorted(store.list_runs(), key=lambda run: run["started"])  # the killed photo's run, then the next
+    assert [run["status"] for run in runs] == ["ok", "ok"]
+    killed, after = ([s for s in store.steps(run["id"]) if s["kind"] in ("llm", "commit")] for run in runs)
+    assert [s["kind"] for s in killed] == ["llm", "commit"]
+    said = (killed[0]["error"], killed[1]["output"]["rationale"])  # the failed call, the commit's rationale
+    assert all("Connection reset by peer" in why for why in said), said
+    assert after[0]["kind"] == "llm" and after[0]["error"] is None and after[0]["tokens_out"] > 0
