@@ -2,15 +2,18 @@
 
 The photos are the six examples/ photos copied under many names into a temporary folder, each with its
 own JPEG comment (`photo 17 of 2000`): the pixels are the examples', the bytes differ, so the tool
-cache misses and every photo is really read. They are located with `geosleuth.evals.batch.locate_many`
-(the policy planner, tools exif and ocr; metadata used), while a thread samples the process's resident
-memory and open file descriptors every few seconds. Printed: the samples over time, photos per second,
-the RSS and fd ranges after warm-up, and whether results.jsonl has one row per photo.
+cache misses and every photo is really read. With $GEOSLEUTH_BENCH_COPIES=identical they are plain byte
+copies instead: the tool cache answers all but the first of each, so every default tool can run on
+2,000 photos in minutes (the models loaded, the batch machinery and the cache under load). They are
+located with `geosleuth.evals.batch.locate_many` (the policy planner, tools exif and ocr; metadata
+used), while a thread samples the process's resident memory and open file descriptors every few
+seconds. Printed: the samples over time, photos per second, the RSS and fd ranges after warm-up, and
+whether results.jsonl has one row per photo.
 
 How many photos, workers, seconds between samples and which tools: $GEOSLEUTH_BENCH_PHOTOS (default
 2000), $GEOSLEUTH_BENCH_WORKERS (2), $GEOSLEUTH_BENCH_SAMPLE_S (5) and $GEOSLEUTH_BENCH_TOOLS (comma
-separated, default exif,ocr; exif alone exercises only the batch machinery); `geosleuth bench` has no
-per-suite options.
+separated, default exif,ocr; exif alone exercises only the batch machinery) and $GEOSLEUTH_BENCH_COPIES
+(distinct or identical); `geosleuth bench` has no per-suite options.
 """
 
 from __future__ import annotations
@@ -67,12 +70,23 @@ class LoadRun:
         return warm[-1].fds - min(s.fds for s in warm)
 
 
-def make_photos(folder: Path, count: int) -> list[Path]:
-    """Write `count` JPEGs into `folder`: the examples in turn, each with a comment of its own (new bytes)."""
+def make_photos(folder: Path, count: int, *, identical: bool = False) -> list[Path]:
+    """Write `count` JPEGs into `folder`: the examples in turn, each with a comment of its own (new bytes).
+
+    With `identical`, plain byte copies of the examples instead: the tool cache then answers every photo
+    after the first of each example, so a long batch with every tool takes minutes, not hours.
+    """
+    import shutil
+
     from PIL import Image
 
     examples = sorted(EXAMPLES.glob("*.jpg"))
     folder.mkdir(parents=True, exist_ok=True)
+    if identical:
+        copies = [folder / f"{i:05d}_{examples[i % len(examples)].stem}.jpg" for i in range(count)]
+        for i, out in enumerate(copies):
+            shutil.copyfile(examples[i % len(examples)], out)
+        return copies
     loaded: list[tuple[str, Image.Image, bytes]] = []
     for path in examples:
         with Image.open(path) as opened:
@@ -139,11 +153,14 @@ def run(settings: Settings) -> None:
     workers = int(os.environ.get("GEOSLEUTH_BENCH_WORKERS", "2"))
     sample_s = float(os.environ.get("GEOSLEUTH_BENCH_SAMPLE_S", "5"))
     tools = tuple(os.environ.get("GEOSLEUTH_BENCH_TOOLS", ",".join(TOOLS)).split(","))
+    copies = os.environ.get("GEOSLEUTH_BENCH_COPIES", "distinct")
+    if copies not in ("distinct", "identical"):
+        raise SystemExit(f"GEOSLEUTH_BENCH_COPIES must be distinct or identical, not {copies!r}")
     with tempfile.TemporaryDirectory(prefix="geosleuth-load-") as tmp:
         made = time.perf_counter()
-        make_photos(Path(tmp) / "photos", count)
-        console.print(f"load: {count} photos written in {time.perf_counter() - made:.1f} s; locating with "
-                      f"{workers} workers, tools {', '.join(tools)}, policy planner")
+        make_photos(Path(tmp) / "photos", count, identical=copies == "identical")
+        console.print(f"load: {count} photos ({copies} bytes) written in {time.perf_counter() - made:.1f} s; "
+                      f"locating with {workers} workers, tools {', '.join(tools)}, policy planner")
         load_settings = settings.model_copy(update={"tools": tools, "planner": "policy",
                                                     "cache_dir": Path(tmp) / "cache"})
         result = measure_load(Path(tmp) / "photos", load_settings, run_dir=Path(tmp) / "batch",
