@@ -49,6 +49,7 @@ from geosleuth.run.reasoning import (
     Reasoning,
     describe_keys,
     hypothesis_call,
+    json_shape,
     native_functions,
     omitted,
     osm_checks,
@@ -222,6 +223,7 @@ class LLMPlanner:
             count=ctx.settings.max_hypotheses,
             keys=describe_keys(Reasoning, omit=omitted([], rationale=False)),
             place_keys=describe_keys(Hypothesis),
+            shape=json_shape(Reasoning, omit=omitted([], rationale=False)),
         )
         if self.vision:
             system += " " + prompts.SIGHT_VISION

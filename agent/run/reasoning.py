@@ -10,6 +10,8 @@ and `answer` (`native_functions`, parsed back by `reasoning_from_tool_calls`).
 
 from __future__ import annotations
 
+import json
+import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -90,6 +92,23 @@ def reasoning_schema(tools: list[str], *, max_places: int, max_tools: int, ratio
         del props[key]
     schema["required"] = list(props)
     return schema
+
+
+def json_shape(model: type[BaseModel], omit: tuple[str, ...] = ()) -> str:
+    """Return the reply's shape as compact one-line JSON with "..." for values, for the prompt.
+
+    Shown to the model so that it writes its reply without spaces or line breaks: under the schema's
+    grammar the embedded model otherwise indents it, which doubled the tokens of a two-place reply
+    (101 against 55, about 0.09 s each on 2 cores).
+    """
+    shape: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in omit:
+            continue
+        (item,) = typing.get_args(field.annotation) or (None,)
+        nested = isinstance(item, type) and issubclass(item, BaseModel)
+        shape[name] = [json.loads(json_shape(item))] if nested else "..."
+    return json.dumps(shape, separators=(",", ":"), ensure_ascii=False)
 
 
 def describe_keys(model: type[BaseModel], omit: tuple[str, ...] = ()) -> str:
