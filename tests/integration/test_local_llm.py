@@ -152,3 +152,48 @@ def test_a_shared_server_whose_port_refuses_is_replaced(monkeypatch) -> None:
         assert local_llm.shared_server(Settings()) is fresh  # a live one is kept
     finally:
         fresh.stop()
+
+
+def _ask(server: LocalLLMServer, system: str) -> dict:
+    body = {"model": MODEL_NAME, "max_tokens": 4, "temperature": 0,
+            "messages": [{"role": "system", "content": system}, {"role": "user", "content": "Say hi."}]}
+    request = urllib.request.Request(server.base_url + "/chat/completions", json.dumps(body).encode(),
+                                     {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=300) as reply:
+        return json.loads(reply.read())["usage"]
+
+
+@pytest.mark.slow
+def test_the_system_prompt_cache_is_saved_once_checked_and_restored(monkeypatch, tmp_path) -> None:
+    """A later process's first decision restores the saved prompt cache; a damaged file is deleted."""
+    from geosleuth.run import llm_prefix
+
+    monkeypatch.setattr(local_llm, "_shared", None)
+    server = local_llm.shared_server(Settings(cache_dir=tmp_path))
+    try:
+        system, other, damaged = (f"You are test prompt {name}. " + "Read the clues carefully. " * 40
+                                  for name in ("A", "B", "C"))
+        assert not llm_prefix.restore(server.base_url, system)  # nothing saved yet
+        for prompt in (damaged, system):
+            _ask(server, prompt)
+            assert llm_prefix.save(server.base_url, prompt) and not llm_prefix.save(server.base_url, prompt)
+        saved = tmp_path / local_llm.SLOT_FOLDER / llm_prefix.prefix_file(server, system)
+        assert saved.stat().st_size > 0 and saved.with_name(saved.name + ".sha256").is_file()
+        assert not llm_prefix.restore(server.base_url, system)  # this server has it already
+        bad = saved.with_name(llm_prefix.prefix_file(server, damaged))
+        with bad.open("r+b") as handle:  # one byte flipped in the middle of the cache
+            handle.seek(bad.stat().st_size // 2)
+            byte = handle.read(1)
+            handle.seek(-1, 1)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+        server.stop()
+        monkeypatch.setattr(local_llm, "_shared", None)
+        server = local_llm.shared_server(Settings(cache_dir=tmp_path))  # as a later process would
+        assert not llm_prefix.restore(server.base_url, damaged) and not bad.exists()
+        assert _ask(server, other)["prompt_tokens_details"]["cached_tokens"] < 50  # the cache holds B
+        assert not llm_prefix.restore("http://127.0.0.1:9/v1", system)  # another endpoint: left alone
+        assert llm_prefix.restore(server.base_url, system)
+        usage = _ask(server, system)
+        assert usage["prompt_tokens_details"]["cached_tokens"] >= 0.9 * usage["prompt_tokens"]
+    finally:
+        server.stop()
