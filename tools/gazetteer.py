@@ -369,10 +369,11 @@ def find_places(
         index = get_index(sources)
         context = fold(" ".join(lines))
         phrases = [p for line in lines for p in _line_phrases(line, context, index)]
+        sizes = [len(_words(line)) for line in lines]
         joined = [
-            p for a, b in zip(lines, lines[1:], strict=False)
-            if 0 < len(_words(a)) <= JOIN_WORDS and 0 < len(_words(b)) <= JOIN_WORDS
-            for p in _line_phrases(f"{a} {b}", context, index, crossing=len(_words(a)))
+            p for i in range(len(lines) - 1)
+            if 0 < sizes[i] <= JOIN_WORDS and 0 < sizes[i + 1] <= JOIN_WORDS
+            for p in _line_phrases(f"{lines[i]} {lines[i + 1]}", context, index, crossing=sizes[i])
         ]
         if joined:  # "Melton | Mowbray": the name broken over two lines replaces its halves
             phrases = [p for p in phrases if not any(fold(p.text) in fold(j.text) for j in joined)] + joined

@@ -26,12 +26,16 @@ _done: set[tuple[int, str]] = set()
 _lock = threading.Lock()
 
 
-def _server_at(base_url: str) -> LocalLLMServer | None:
-    """Return the shared embedded server when it serves `base_url` and can save its slot, else None."""
+def _files(base_url: str, system: str) -> tuple[LocalLLMServer, int, str, Path, Path] | None:
+    """Return (server, its port, slot file name, slot file, sha256 sidecar) for a system prompt.
+
+    None unless the shared embedded server is the one serving `base_url` and can save its slot.
+    """
     server = running_server()
     if server is None or server.port is None or server.slot_dir is None or server.base_url != base_url:
         return None
-    return server
+    name = prefix_file(server, system)
+    return server, server.port, name, server.slot_dir / name, server.slot_dir / f"{name}.sha256"
 
 
 def prefix_file(server: LocalLLMServer, system: str) -> str:
@@ -49,13 +53,12 @@ def restore(base_url: str, system: str) -> bool:
 
     Does nothing for another endpoint, once this server restored or saved it, or without a valid file.
     """
-    server = _server_at(base_url)
-    if server is None or server.slot_dir is None or server.port is None:
+    found = _files(base_url, system)
+    if found is None:
         return False
-    name = prefix_file(server, system)
-    path, sidecar = server.slot_dir / name, server.slot_dir / f"{name}.sha256"
+    server, port, name, path, sidecar = found
     with _lock:
-        if (server.port, name) in _done or not (path.is_file() and sidecar.is_file()):
+        if (port, name) in _done or not (path.is_file() and sidecar.is_file()):
             return False
         if sidecar.read_text().strip() != _digest(path):
             log.warning("the saved prompt cache %s is damaged (sha256 mismatch); deleting it", path)
@@ -64,21 +67,20 @@ def restore(base_url: str, system: str) -> bool:
             return False
         done = server.slot("restore", name)
         if done:
-            _done.add((server.port, name))
+            _done.add((port, name))
         return done
 
 
 def save(base_url: str, system: str) -> bool:
     """After a successful decision: save the slot (its cache begins with `system`) once; say if it did."""
-    server = _server_at(base_url)
-    if server is None or server.slot_dir is None or server.port is None:
+    found = _files(base_url, system)
+    if found is None:
         return False
-    name = prefix_file(server, system)
-    path, sidecar = server.slot_dir / name, server.slot_dir / f"{name}.sha256"
+    server, port, name, path, sidecar = found
     with _lock:
-        if (server.port, name) in _done or sidecar.is_file():
+        if (port, name) in _done or sidecar.is_file():
             return False
-        _done.add((server.port, name))
+        _done.add((port, name))
         if not server.slot("save", name) or not path.is_file():
             return False
         sidecar.write_text(_digest(path) + "\n")

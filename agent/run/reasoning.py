@@ -101,14 +101,19 @@ def json_shape(model: type[BaseModel], omit: tuple[str, ...] = ()) -> str:
     grammar the embedded model otherwise indents it, which doubled the tokens of a two-place reply
     (101 against 55, about 0.09 s each on 2 cores).
     """
+    return json.dumps(_shape(model, omit), separators=(",", ":"), ensure_ascii=False)
+
+
+def _shape(model: type[BaseModel], omit: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the model's keys with "..." values; a list of models holds one such shape."""
     shape: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         if name in omit:
             continue
         (item,) = typing.get_args(field.annotation) or (None,)
         nested = isinstance(item, type) and issubclass(item, BaseModel)
-        shape[name] = [json.loads(json_shape(item))] if nested else "..."
-    return json.dumps(shape, separators=(",", ":"), ensure_ascii=False)
+        shape[name] = [_shape(item)] if nested else "..."
+    return shape
 
 
 def describe_keys(model: type[BaseModel], omit: tuple[str, ...] = ()) -> str:

@@ -159,7 +159,7 @@ def language_clues(texts: list[str]) -> list[Clue]:
     for script, parts in groups.items():
         joined = " ".join(" ".join(parts).split())
         letters = sum(ch.isalpha() for ch in joined)
-        found = [words_clue(joined, script)]
+        found = [words_clue(joined, script, letters)]
         if letters >= MIN_LETTERS[script]:
             found.append(clue_for(joined, script, letters))
         best = max((clue for clue in found if clue is not None), key=lambda clue: clue.weight, default=None)
@@ -174,8 +174,8 @@ def clue_for(text: str, script: str, letters: int) -> Clue | None:
     return _clue(text, script, letters, guesses, "detector")
 
 
-def words_clue(text: str, script: str) -> Clue | None:
-    """Return the word-list language clue for a text too short for the detector, or None.
+def words_clue(text: str, script: str, letters: int) -> Clue | None:
+    """Return the word-list language clue for a text of one script (any length), or None.
 
     The text is called a language only when the word-list identifier's posterior for it reaches
     `vocabulary.MIN_POSTERIOR` (`geosleuth.tools.clues.vocabulary`); a text of fewer than
@@ -185,7 +185,7 @@ def words_clue(text: str, script: str) -> Clue | None:
     guesses = [(lang, p) for lang, p in read if p >= MIN_CONFIDENCE]
     if not guesses or guesses[0][1] < MIN_POSTERIOR:
         return None
-    clue = _clue(text, script, sum(ch.isalpha() for ch in text), guesses, "word lists")
+    clue = _clue(text, script, letters, guesses, "word lists")
     if clue is not None:
         clue.weight *= min(1.0, word_count(text) / LOCAL_WORDS)
     return clue
