@@ -22,9 +22,9 @@ def test_a_batch_of_60_photos_keeps_fds_and_memory_flat(tmp_path: Path) -> None:
     paths = make_photos(tmp_path / "photos", PHOTOS)
     assert len({p.read_bytes() for p in paths}) == PHOTOS, "every photo has bytes of its own"
     settings = settings_for(tmp_path, tools=("exif",))
-    run = measure_load(tmp_path / "photos", settings, run_dir=tmp_path / "batch", workers=2, sample_s=1.0)
+    run = measure_load(tmp_path / "photos", settings, run_dir=tmp_path / "batch", workers=2, sample_s=0.1)
     assert run.photos == run.rows == PHOTOS
-    assert len(run.samples) >= 3
+    assert len(run.samples) >= 3, run  # 60 exif-only photos take about a second on 2 cores
     assert run.fd_growth() <= FD_GROWTH, run.samples
     assert run.rss_growth_mb() < RSS_GROWTH_MB, run.samples
 
