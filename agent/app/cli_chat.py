@@ -6,7 +6,9 @@ Commands: /guess, /trace, /quit. Sessions are saved and resumed with `--session 
 
 The first analysis runs in a background thread while stdin is read: /guess shows the fused answer of
 the evidence so far, /quit stops at once (the session resumes where it was cut), and anything else is
-answered once the analysis is done. Each answer's confidence comes with what it rests on (the ledger).
+answered once the analysis is done. With the LLM planner the look-first answer is shown as soon as the
+tools have run, before the model is asked (it loads meanwhile); the answer that follows adds what its
+checked places found. Each answer's confidence comes with what it rests on (the ledger).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def _show_event(console: Console) -> Callable[[str, Any], None]:
             )
         elif kind == "guard":
             console.print(f"[dim]  stop: {escape(payload)}[/dim]")
+        elif kind == "floor":
+            console.print(f"answer so far (look-first): [bold]{escape(_describe(payload))}[/bold]")
+            console.print("[dim]  the model now proposes places for the tools to check[/dim]")
 
     return show
 

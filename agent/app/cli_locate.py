@@ -66,6 +66,9 @@ def _locate_one(photo: Path, settings: Settings, as_json: bool) -> None:
                 status.update(f"{payload.tool}: {payload.summary}"[:200])
             elif kind == "decision" and payload["tools"]:
                 status.update(f"calling {', '.join(payload['tools'])}…")
+            elif kind == "floor":
+                where = payload.place or payload.country or "unknown"
+                status.update(f"look-first: {where}; asking the model…")
             elif kind == "guard" or (kind == "decision" and not payload["tools"]):
                 status.update("committing…")
 

@@ -63,7 +63,8 @@ class AgentContext:
     run_tool: ToolRunner = run_spec
     """Runs each ready tool call (the eval harness caches through it)."""
     on_event: Callable[[str, Any], None] | None = None
-    """Called with ("decision", dict), ("evidence", Evidence), ("guard", str), ("commit", dict)."""
+    """Called with ("decision", dict), ("evidence", Evidence), ("guard", str), ("floor", Guess): the
+    look-first answer, just before the LLM planner's first call, and ("commit", dict)."""
 
     def emit(self, kind: str, payload: Any) -> None:
         """Report progress to the caller (live display), if it asked for it."""

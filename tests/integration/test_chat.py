@@ -322,6 +322,9 @@ def test_chat_question_makes_the_llm_zoom_then_answer(tmp_path, scripted_server)
     )
     head = term.expect("you> ", timeout=120)
     assert "llm planner" in head and "answer: Paris" in head
+    # the look-first answer is shown once the tools have run, before the model's first call
+    floor = head.index("answer so far (look-first): Paris")
+    assert head.index("gazetteer (") < floor < head.index("answer: ")
     term.send("read the sign on the left again: why not Portugal?")
     turn = term.expect("you> ", timeout=120)
     assert "→ calling zoom" in turn and "zoom (" in turn

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -169,6 +170,62 @@ def test_the_floor_holds_when_the_model_times_out_or_the_planner_crashes(monkeyp
         load_photo(EXAMPLES / PARIS), settings(), planner="llm", chat=(scripted(), backend())
     )
     assert crashed.guess == policy_answer()
+
+
+def embedded_starting(monkeypatch, started: list | None = None) -> Future:
+    """Make `make_planner` build the embedded planner on a future that the test resolves itself."""
+    import geosleuth.run.locate as locate_module
+
+    starting: Future = Future()
+
+    def start(_settings):
+        (started if started is not None else []).append(starting)
+        return starting
+
+    monkeypatch.setattr(locate_module, "llm_available", lambda _settings: True)
+    monkeypatch.setattr(locate_module, "start_chat_model", start)
+    monkeypatch.setattr(locate_module, "embedded_backend", lambda _settings: backend())
+    return starting
+
+
+def test_the_look_first_pass_runs_and_its_answer_shows_while_the_embedded_model_starts(monkeypatch):
+    starting, events = embedded_starting(monkeypatch), []
+    model = scripted(propose(PARIS_SIGN))
+
+    def watch(kind, payload):
+        events.append((kind, payload.tool if kind == "evidence" else payload))
+        if kind == "floor":  # the model becomes ready only now: the tools did not wait for it
+            starting.set_result((model, backend()))
+
+    result = locate_photo(load_photo(EXAMPLES / PARIS), settings(), planner="llm", on_event=watch)
+    tools_then_floor = [p for k, p in events if k == "evidence"][:3] + [k for k, _ in events if k == "floor"]
+    assert tools_then_floor == ["ocr", "text_clues", "gazetteer", "floor"]
+    floor = next(p for k, p in events if k == "floor")
+    assert floor == policy_answer()
+    assert result.llm_calls == 1 and result.evidence[-1].tool == "hypothesis" and result.evidence[-1].ok
+
+
+def test_a_photo_with_no_text_never_starts_the_embedded_model(monkeypatch, tmp_path):
+    from PIL import Image
+
+    started: list = []
+    embedded_starting(monkeypatch, started)
+    Image.new("RGB", (640, 480), (90, 140, 200)).save(tmp_path / "sky.jpg")
+    result = locate_photo(load_photo(tmp_path / "sky.jpg"), settings(), planner="llm")
+    assert started == [] and result.llm_calls == 0 and result.evidence[0].tool == "ocr"
+    started_on_text: list = []
+    embedded_starting(monkeypatch, started_on_text).set_result((scripted(propose(PARIS_SIGN)), backend()))
+    locate_photo(load_photo(EXAMPLES / PARIS), settings(), planner="llm")
+    assert len(started_on_text) == 1
+
+
+def test_an_embedded_model_that_fails_to_start_leaves_the_look_first_answer(monkeypatch):
+    from geosleuth.run.llm import LLMError
+
+    embedded_starting(monkeypatch).set_exception(LLMError("the embedded LLM did not load from m.gguf"))
+    result = locate_photo(load_photo(EXAMPLES / PARIS), settings(), planner="llm")
+    assert result.guess == policy_answer() and result.llm_calls == 0
+    assert "did not load" in result.rationale
 
 
 def test_the_guard_stops_on_the_step_budget_and_on_confidence(tmp_path):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -139,19 +142,55 @@ def _closed_port() -> int:
 
 
 @pytest.mark.slow
-def test_a_shared_server_whose_port_refuses_is_replaced(monkeypatch) -> None:
+def test_a_shared_server_whose_port_refuses_is_stopped_and_replaced(monkeypatch) -> None:
     dead = LocalLLMServer(model_path(default_cache_dir()), threads=1)
-    dead._server, dead.port = object(), _closed_port()  # started once, and now nothing answers there
+    hung = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead._process, dead.port = hung, _closed_port()  # a live process, and nothing answers on its port
     assert dead.running and dead.refuses()
     monkeypatch.setattr(local_llm, "_shared", dead)
-    monkeypatch.setattr(local_llm, "_dead", [])
     fresh = local_llm.shared_server(Settings())
     try:
         assert fresh is not dead and fresh.running and not fresh.refuses()
-        assert local_llm._dead == [dead]  # kept referenced, never destroyed
+        assert hung.poll() is not None and not dead.running  # the dead one's process was stopped
         assert local_llm.shared_server(Settings()) is fresh  # a live one is kept
+        killed_port = fresh.port
+        fresh._process.kill()  # its process dies: the next call starts another
+        fresh._process.wait()
+        again = local_llm.shared_server(Settings())
+        assert again is not fresh and again.running and again.port != killed_port
     finally:
-        fresh.stop()
+        local_llm.shared_server(Settings()).stop()
+
+
+@pytest.mark.slow
+def test_the_server_process_ends_with_its_parent(tmp_path) -> None:
+    """The child serves until its stdin closes: a parent killed outright leaves no server behind."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import time\n"
+        "from geosleuth.core.config import default_cache_dir\n"
+        "from geosleuth.run.local_llm import LocalLLMServer, assemble_model\n"
+        "server = LocalLLMServer(assemble_model(default_cache_dir()), threads=1, context=1024).start()\n"
+        "print(server._process.pid, server.port, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    child, port = map(int, parent.stdout.readline().split())
+    assert _alive(child) and not _refused(port)
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and (_alive(child) or not _refused(port)):  # its threads end after it
+        time.sleep(0.1)
+    assert not _alive(child) and _refused(port)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").is_file() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def _ask(server: LocalLLMServer, system: str) -> dict:
