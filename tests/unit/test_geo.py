@@ -64,3 +64,20 @@ def test_invalid_coordinates_raise(bad):
 )
 def test_country_at(lat, lon, code):
     assert country_at(lat, lon) == code
+
+
+def test_the_cached_country_shapes_are_the_shapefile_s(monkeypatch, tmp_path):
+    """The pickled shapes in the user cache hold the same codes, names and polygons as the shapefile."""
+    from geosleuth.core import geo
+
+    monkeypatch.setenv("GEOSLEUTH_CACHE_DIR", str(tmp_path))
+    geo.country_shapes.cache_clear()
+    try:
+        built = geo.country_shapes()  # built and saved
+        assert len(list(tmp_path.glob("country-shapes-*.pickle"))) == 1
+        geo.country_shapes.cache_clear()
+        loaded = geo.country_shapes()  # loaded from the file
+        assert [(s.code, s.name, s.area_km2) for s in loaded] == [(s.code, s.name, s.area_km2) for s in built]
+        assert all(a.geometry.equals_exact(b.geometry, 0) for a, b in zip(loaded, built, strict=True))
+    finally:
+        geo.country_shapes.cache_clear()
