@@ -7,7 +7,7 @@ whether the run survived (it ended, or stopped with a one-line error and its rer
 faults: a second process on a locked run folder, then its holder killed with SIGKILL; the disk filling
 while rows are written (RLIMIT_FSIZE in a subprocess); a damaged and a locked trace database; a damaged
 tool cache entry; a damaged assembled model; the embedded LLM server killed while the LLM planner waits
-for its reply (its sockets aborted with `ss -K`; skipped where the embedded LLM or `ss -K` is missing).
+for its reply (its process killed with SIGKILL; skipped where the embedded LLM is not installed).
 OSM failures (429/500/garbage/slow) are tests/integration/test_osm.py's.
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import resource
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -268,37 +268,6 @@ LLM_SECONDS = 600.0
 """Each photo's budget in that fault: a loaded 2-core machine takes over 120 s for one reply."""
 
 
-def abort_sockets(port: int) -> None:
-    """Abort every TCP socket whose local port is `port` (`ss -K`), as the death of their process would.
-
-    The listening socket closes (the port refuses) and each accepted connection is reset.
-
-    Raises:
-        FaultUnavailable: `ss` is missing, or it could not abort a probe socket (it needs root and a
-            kernel with CONFIG_INET_DIAG_DESTROY).
-    """
-    ss = shutil.which("ss")
-    if ss is None:
-        raise FaultUnavailable("ss (iproute2) is not installed")
-    subprocess.run([ss, "-K", "-t", "-a", "sport", "=", f":{port}"], capture_output=True, timeout=30)
-
-
-def can_abort_sockets() -> str | None:
-    """Try `abort_sockets` on a loopback listener of our own; return why it fails, None when it works."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        probe.listen()
-        port = probe.getsockname()[1]
-        try:
-            abort_sockets(port)
-        except FaultUnavailable as exc:
-            return str(exc)
-        with socket.socket() as client:
-            if client.connect_ex(("127.0.0.1", port)) == 0:
-                return "ss -K cannot abort sockets here (it needs root and CONFIG_INET_DIAG_DESTROY)"
-    return None
-
-
 def _busy(port: int) -> bool:
     """Tell whether the llama.cpp server on `port` is working on a request (its /slots say so)."""
     try:
@@ -309,14 +278,14 @@ def _busy(port: int) -> bool:
 
 
 def _kill_mid_call(done: threading.Event, killed: list[int]) -> None:
-    """Once the shared embedded server works on a request, abort its sockets; put its port in `killed`."""
+    """Once the shared embedded server works on a request, SIGKILL its process; put its port in `killed`."""
     from geosleuth.run.local_llm import running_server
 
     while not done.wait(0.1):
         server = running_server()
-        if server is not None and server.port is not None and _busy(server.port):
+        if server is not None and server.port is not None and server.pid is not None and _busy(server.port):
             killed.append(server.port)
-            abort_sockets(server.port)
+            os.kill(server.pid, signal.SIGKILL)
             return
 
 
@@ -328,7 +297,7 @@ def fault_llm_server(root: Path) -> Outcome:
     server dead, start a new one and get a reply from it.
 
     Raises:
-        FaultUnavailable: The embedded LLM is not installed, or `ss -K` cannot abort sockets here.
+        FaultUnavailable: The embedded LLM is not installed.
     """
     from geosleuth.evals.runner import EvalOptions, run_eval
     from geosleuth.run.llm import llm_available
@@ -340,8 +309,6 @@ def fault_llm_server(root: Path) -> Outcome:
     available = llm_available(settings)
     if available is not True:
         raise FaultUnavailable(f"the embedded LLM is not installed: {available}")
-    if (why := can_abort_sockets()) is not None:
-        raise FaultUnavailable(why)
     case, started = make_case(root, files=LLM_PHOTOS), time.perf_counter()
 
     def evaluate(planner: str) -> dict[str, dict[str, Any]]:
@@ -379,7 +346,8 @@ def fault_llm_server(root: Path) -> Outcome:
         f"{failed[0]}: {calls[failed[0]][-1]['error']}; next photo: {restarted[0]}" if failed and restarted
         else f"killed port {killed}; failed {failed}; answered {answered}; logged {lines[:2]}"
     )
-    return score("embedded LLM server killed mid-call (ss -K)", case, root / "llm", started, ok, note)
+    name = "embedded LLM server process killed mid-call (SIGKILL)"
+    return score(name, case, root / "llm", started, ok, note)
 
 
 FAULTS: list[Callable[[Path], Outcome]] = [

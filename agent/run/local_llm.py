@@ -232,6 +232,11 @@ class LocalLLMServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id while it is started (alive or dead), else None."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def running(self) -> bool:
         """Tell whether the server process has been started, not stopped, and has not exited."""
         return self._process is not None and self._process.poll() is None
