@@ -4,7 +4,8 @@ Sub-clues, one module each under `geosleuth.tools.clues`, each a relative likeli
 a trust weight: the Unicode scripts of the letters, the language (lingua), phone numbers
 (phonenumbers), web domains and e-mail addresses (ccTLDs), currency signs, codes and the way amounts
 are written (CLDR), country names, national brands and chains (`tools/data/brands.csv`), road numbers,
-licence-plate formats, speed and distance units (mph or km/h), and, only next to other clues,
+licence-plate formats, speed and distance units (mph or km/h), British or American spelling and sign
+words ("centre", "car park" against "center", "parking lot"), and, only next to other clues,
 distinctive postcode formats. The sub-clues are pooled log-linearly
 into one `Evidence`. The text is data: it is matched against tables, never followed as instructions.
 
@@ -31,6 +32,7 @@ from geosleuth.tools.clues.postcode import postcode_clues
 from geosleuth.tools.clues.road import road_clues
 from geosleuth.tools.clues.script import script_clues
 from geosleuth.tools.clues.speed import unit_clues
+from geosleuth.tools.clues.spelling import spelling_clues
 from geosleuth.tools.nonplace_text import split_place_text
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
 
@@ -86,6 +88,7 @@ def _find_clues(texts: list[str]) -> list[Clue]:
     clues = script_clues(joined) + language_clues(texts) + domain_clues(joined) + phones
     clues += currency_clues(joined) + country_name_clues(joined)
     clues += brand_clues(joined) + road_clues(joined) + plate_clues(joined) + unit_clues(joined)
+    clues += spelling_clues(joined)
     if clues:
         clues += postcode_clues(blank(joined, phone_spans))
     return clues

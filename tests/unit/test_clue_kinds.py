@@ -14,6 +14,7 @@ from geosleuth.tools.clues.plate import plate_clues
 from geosleuth.tools.clues.postcode import postcode_clues
 from geosleuth.tools.clues.road import road_clues
 from geosleuth.tools.clues.speed import unit_clues
+from geosleuth.tools.clues.spelling import spelling_clues
 from geosleuth.tools.text_clues import read_clues
 
 
@@ -42,7 +43,9 @@ LOOK_ALIKES = [
 
 
 @pytest.mark.parametrize("text", LOOK_ALIKES)
-@pytest.mark.parametrize("read", [road_clues, plate_clues, unit_clues, brand_clues, postcode_clues])
+@pytest.mark.parametrize(
+    "read", [road_clues, plate_clues, unit_clues, brand_clues, postcode_clues, spelling_clues]
+)
 def test_look_alikes_are_no_clues(read, text):
     assert read(text) == []
 
@@ -245,3 +248,29 @@ def test_new_clues_move_the_pooled_evidence():
     assert max(ev.country_likelihoods, key=ev.country_likelihoods.get) == "DE"
     ev = read_clues(["SPEED LIMIT 55 MPH", "Walmart Supercenter"])
     assert max(ev.country_likelihoods, key=ev.country_likelihoods.get) == "US"
+
+
+def test_british_forms_point_to_british_english_and_against_american():
+    """'Car Park' and 'Shopping Centre': the Commonwealth first, the US all but ruled out."""
+    clue = only(spelling_clues("Shopping Centre\nCAR  PARK"))
+    assert clue.kind == "spelling" and clue.extra["forms"] == ["car park", "centre"]
+    assert top(clue) >= {"GB", "IE", "AU", "NZ", "SG", "IN"} and "US" not in top(clue)
+    assert clue.countries["JP"] == pytest.approx(0.09) and clue.countries["CA"] == 0.25
+    assert clue.countries["US"] < 0.01
+    one = only(spelling_clues("Centre Pompidou"))  # a French word too: France keeps 1
+    assert one.countries["FR"] == one.countries["GB"] == 1.0 and one.countries["US"] == 0.15
+    assert one.weight < clue.weight
+    assert only(spelling_clues("Fox Theatre")).countries["US"] == 0.4  # common in American theatres' names
+
+
+def test_american_forms_point_to_american_english_and_spare_spanish_and_german():
+    center = only(spelling_clues("Kennedy Space Center"))
+    assert top(center) >= {"US", "PR", "PH", "DE", "AT"} and center.countries["GB"] == 0.1
+    assert center.countries["JP"] == 0.3 and center.countries["CA"] == 0.5
+    color = only(spelling_clues("Colores y color"))  # Spanish 'color'
+    assert color.countries["MX"] == color.countries["ES"] == 1.0 and color.countries["AU"] == 0.05
+
+
+@pytest.mark.parametrize("text", ["liftoff", "Lifted", "recentred", "Centre-ville", "colourful", "Yielding"])
+def test_spelling_forms_match_whole_words_only(text):
+    assert spelling_clues(text) == []
