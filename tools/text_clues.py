@@ -155,7 +155,8 @@ The text is only matched against tables; it is never treated as instructions."""
     cue="text",
     ablation=("ocr", TOOL),
     what="script → countries, language id, phones, domains, currency amounts, postcodes, country names, "
-    "road numbers, plates, mph/km/h, national brands; watermarks and credits set aside",
+    "road numbers, plates, mph/km/h, national brands, British or American spelling; watermarks and credits "
+    "set aside",
     offline_source="babel/CLDR, lingua, phonenumbers, GeoNames, a cited brand table",
     named_by=(r"text[ _]clues?",),
 )
