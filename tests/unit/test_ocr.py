@@ -73,6 +73,27 @@ def test_merge_lines_dedupes_overlapping_readings():
     assert [x["box"][1] for x in kept] == sorted(x["box"][1] for x in kept)
 
 
+def test_the_enlarged_pass_keeps_whole_readings_and_confident_new_lines():
+    first = [
+        _line("Gare du", 0.92, [100, 50, 170, 64], "rapidocr"),
+        _line("BOLIRN", 0.81, [300, 200, 380, 220], "rapidocr"),
+        _line("HASBIYALLAH CAFE", 0.9, [10, 300, 200, 320], "rapidocr"),
+        _line("OPEN", 0.95, [500, 10, 540, 24], "rapidocr"),
+    ]
+    enlarged = [
+        _line("Gare du Nord", 0.9, [98, 49, 210, 65], "rapidocr"),  # the whole line: replaces
+        _line("BOLTON", 0.85, [301, 201, 379, 219], "rapidocr"),  # as long, surer: replaces
+        _line("YALLAH CAFE", 0.93, [80, 300, 200, 320], "rapidocr"),  # a piece of a line read whole
+        _line("OPENING", 0.5, [500, 10, 560, 24], "rapidocr"),  # longer but less sure: not kept
+        _line("TEL 6291 1258", 0.88, [10, 400, 120, 414], "rapidocr"),  # new and sure: kept
+        _line("PHOTERE TE", 0.45, [10, 500, 120, 514], "rapidocr"),  # new and unsure: noise
+        _line("9日", 0.85, [10, 600, 40, 620], "rapidocr"),  # new and short: texture read as Han
+        _line("非非非", 0.85, [10, 650, 40, 670], "rapidocr"),  # one character repeated: texture
+    ]
+    texts = sorted(x["text"] for x in ocr.merge_passes(first, enlarged))
+    assert texts == ["BOLTON", "Gare du Nord", "HASBIYALLAH CAFE", "OPEN", "TEL 6291 1258"]
+
+
 def test_bad_engine_is_bad_input():
     evidence = read_text(Image.new("RGB", (50, 50)), engines=("abbyy",))
     assert evidence.error.type == "bad_input"
