@@ -18,7 +18,7 @@ does not run. Without a first engine, tesseract reads the whole photo.
 
 Where rapidocr's first pass finds text, it reads the photo a second time, `ENLARGE` times larger,
 and a longer reading of the same line, or a confident line the first pass missed, is kept
-(`merge_passes`): small text in a photo of a megapixel is read whole ("BOLTON" for "BOLIRN",
+(`merge_passes`): small text in a photo of a megapixel is read whole ("Gare du Noro" for "Gare du",
 "swissôtel" beside "BANGKOK").
 
 On im2gps3k-dev it turned 4 photos to the right country and none to a wrong one (docs/text_clues.md);
@@ -218,8 +218,9 @@ def merge_passes(first: list[dict[str, Any]], enlarged: list[dict[str, Any]]) ->
     """Merge the enlarged pass's lines into the first pass's.
 
     An enlarged line that covers first-pass lines (`COVERED` of their box) replaces them when it reads
-    more letters and digits at no less confidence (`ENLARGED_SLACK` below the best of theirs), or as
-    many more confidently (and from `REPLACE_FLOOR`); one that covers none and lies inside none is new
+    more letters and digits at no less confidence (`ENLARGED_SLACK` below the best of theirs, and from
+    `REPLACE_FLOOR`); a reading as long is left alone, since its box would change what tesseract
+    re-reads of a doubtful line ("ул." read "yn."). One that covers none and lies inside none is new
     text when `_new_text` says so (the enlarged pass also reads more noise).
     """
     kept = list(first)
@@ -234,8 +235,7 @@ def merge_passes(first: list[dict[str, Any]], enlarged: list[dict[str, Any]]) ->
         chars = sum(ch.isalnum() for k in under for ch in k["text"])
         best = max(k["confidence"] for k in under)
         more = sum(ch.isalnum() for ch in line["text"]) - chars
-        surer = line["confidence"] > best if more == 0 else line["confidence"] >= best - ENLARGED_SLACK
-        if more >= 0 and surer and line["confidence"] >= REPLACE_FLOOR:
+        if more > 0 and line["confidence"] >= max(best - ENLARGED_SLACK, REPLACE_FLOOR):
             kept = [k for k in kept if all(k is not u for u in under)] + [line]
     return kept
 
