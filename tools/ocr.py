@@ -21,7 +21,7 @@ and a longer reading of the same line, or a confident line the first pass missed
 (`merge_passes`): small text in a photo of a megapixel is read whole ("Gare du Noro" for "Gare du",
 "swissôtel" beside "BANGKOK").
 
-On im2gps3k-dev it turned 4 photos to the right country and none to a wrong one (docs/text_clues.md);
+On im2gps3k-dev it turned 3 photos to the right country and none to a wrong one (docs/text_clues.md);
 it doubles the OCR time of a photo with text.
 
 Measured warm on 2 shared CPU cores per 1-MP example photo (examples/), one pass: rapidocr alone 0.3-0.4 s
