@@ -21,8 +21,10 @@ reading of a phrase as a place is weighed by how likely the phrase is to mean th
 
 A reading is weak when it is more likely ordinary text than the place (chance times layout below
 `WEAK_CHANCE`), when it is a fuzzy match (a misread matched to a near name is a guess on a guess:
-"ROND POINT" is not Rodd Point, Australia), an alternate name unlike the primary one, or a short
-alternate name of a small place (`SHORT_ALIAS`). A weak reading counts only with support: the
+"ROND POINT" is not Rodd Point, Australia), an alternate name unlike the primary one, a short
+alternate name of a small place (`SHORT_ALIAS`), or the name of a brand sold all over the world
+(`geosleuth.tools.clues.brand.global_brand_names`: TOYOTA on a sign is the carmaker, not Toyota,
+Aichi; CORONA the beer, not Corona, California). A weak reading counts only with support: the
 region or country written in the text, another phrase's reading that is not weak within `NEAR_KM`
 (two weak readings never prop each other up: among 25 namesakes each, two ordinary words
 nearly always have a pair of towns near each other), or a country hint of at least `HINT_SUPPORT`
@@ -47,6 +49,7 @@ from rapidfuzz import fuzz
 from geosleuth.core.countries import get_country
 from geosleuth.core.geo import distance_km
 from geosleuth.core.state import LIKELIHOOD_FLOOR, Candidate, Evidence, timed
+from geosleuth.tools.clues.brand import global_brand_names
 from geosleuth.tools.gazetteer_index import Place, fold, get_index, pop_factor, radius_for, ranked_places
 from geosleuth.tools.nonplace_text import split_place_text
 from geosleuth.tools.spec import TEXT_ARG, ToolCall, ToolSpec
@@ -233,6 +236,12 @@ def _length(phrase: str, letters: int) -> float:
 
 
 @cache
+def _global_brands() -> frozenset[str]:
+    """Return the folded names of the global brands that are also place names."""
+    return frozenset(fold(name) for name in global_brand_names())
+
+
+@cache
 def _region_codes() -> dict[tuple[str, str], str]:
     """Map (country, folded region name) to the region's ISO 3166-2 letters ("Vermont" -> "VT")."""
     codes = {}
@@ -286,6 +295,7 @@ def _readings(
     street, postal = address
     key = fold(phrase)
     single = " " not in key and not _UNSPACED.search(phrase)
+    brand = key in _global_brands()
     readings = []
     for place, quality in found:
         chance = place_chance(phrase, _population(place), country_languages(place.country_code))
@@ -302,7 +312,7 @@ def _readings(
         short_alias = (
             single and alias and len(key) <= SHORT_ALIAS and _population(place) < SHORT_ALIAS_POPULATION
         )
-        weak = chance * layout < WEAK_CHANCE or unlike or fuzzy or short_alias or street
+        weak = chance * layout < WEAK_CHANCE or unlike or fuzzy or short_alias or street or brand
         readings.append(_Reading(place, quality, chance, in_context, weak))
     if any(r.in_context for r in readings):
         readings = [r for r in readings if r.in_context]

@@ -9,6 +9,7 @@ from place_files import geonames_line
 
 from geosleuth.core.config import Settings
 from geosleuth.core.geo import distance_km
+from geosleuth.tools.clues.brand import global_brand_names
 from geosleuth.tools.gazetteer import HINT_ONLY_STRENGTH, LANDMARK_RADIUS_KM, SPEC, find_places
 from geosleuth.tools.gazetteer_index import get_index, reverse_place, search_places
 
@@ -213,6 +214,19 @@ def test_google_is_a_watermark_not_topeka():
     credited = find_places(["Hotel Esplanade © Google", "Zagreb"])
     assert credited.inputs["set_aside"] == ["© Google"]
     assert credited.candidates[0].label.startswith("Zagreb, ") and credited.candidates[0].country_code == "HR"
+
+
+@pytest.mark.parametrize("name", global_brand_names())
+def test_a_global_brand_matches_its_place_when_read_alone_but_names_none(name):
+    assert search_places(name, fuzzy=False)  # the row earns its place: the name is a place's name
+    assert not find_places([name.upper()]).ok
+
+
+def test_a_global_brand_beside_its_region_or_another_place_keeps_them():
+    aichi = find_places(["TOYOTA", "Aichi"])
+    assert aichi.ok and aichi.candidates[0].label.startswith("Toyota, Aichi, JP")
+    dealer = find_places(["TOYOTA of Orlando"])
+    assert dealer.ok and dealer.candidates[0].label.startswith("Orlando, Florida, US")
 
 
 def test_titusville_florida_and_the_rocket_sign():

@@ -11,6 +11,13 @@ or apostrophe in a name may be missing ("7 Eleven", "Sainsburys"). Names in scri
 spaces (セブン-イレブン, 中国邮政) match inside a run. Brands that are ordinary words or common names
 (`ordinary_word`: Spar, Coop, Total, Target, Boots) match only as written or in capitals and weigh
 `ORDINARY_WEIGHT`, against up to `BRAND_WEIGHT` (less as a chain spreads over more countries).
+
+A second table, `tools/data/global_brands.csv`, lists brands sold all over the world whose names are
+also names of places in the gazetteer (TOYOTA is Toyota, Aichi; CORONA is Corona, California; FANTA
+is an alternate name of Vantaa): they are no clue to a country, and the gazetteer reads them as
+ordinary words (`global_brand_names`). Each row cites the brand's Wikipedia article and names the
+place it matches; a row is there only because the gazetteer matched that place when the name was
+read alone (tested).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from importlib import resources
 from geosleuth.tools.clues.base import Clue, distinctiveness, first_matches, parse_shares
 from geosleuth.tools.word_rarity import UNSPACED_LETTER
 
-DATA_FILES = ("data/brands.csv",)
+DATA_FILES = ("data/brands.csv", "data/global_brands.csv")
 """The package tables this module reads (hashed into the tool cache key by `ToolSpec.source_hash`)."""
 
 BRAND_WEIGHT = 0.4
@@ -56,6 +63,13 @@ def _rows() -> tuple[tuple[Brand, tuple[str, ...]], ...]:
         )
         for row in csv.DictReader(text.splitlines())
     )
+
+
+@cache
+def global_brand_names() -> tuple[str, ...]:
+    """Return the names of the global brands that are also place names, as written in the table."""
+    text = resources.files("geosleuth.tools").joinpath(DATA_FILES[1]).read_text(encoding="utf-8")
+    return tuple(name for row in csv.DictReader(text.splitlines()) for name in row["names"].split(";"))
 
 
 @cache
