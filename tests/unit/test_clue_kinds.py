@@ -143,6 +143,8 @@ def test_plates_need_their_shape():
         ("Ottawa ON K1A 0B1", {"CA"}),
         ("Lisboa 1000-001", {"PT"}),
         ("AD500 Andorra la Vella", {"AD"}),
+        ("NORTHUMBERLAND STREET WC2", {"GB"}),  # a London street name plate
+        ("Abbey Road NW8", {"GB"}),
     ],
 )
 def test_postcodes(text, expected):
@@ -157,6 +159,8 @@ def test_postcode_shapes_that_name_no_country():
     assert postcode_clues("VLT 1117, RTX 4090") == []  # letters then digits: model numbers as often
     assert postcode_clues("erected in the 2nd century, the 1st gate") == []  # lower case: ordinals
     assert postcode_clues("sw1a 1aa") == [] and postcode_clues("SW1A 1AA") != []
+    assert postcode_clues("Road wc2") == [] and postcode_clues("Route E45") == []  # a road number
+    assert postcode_clues("PARK AVENUE N") == [] and postcode_clues("ROAD E330") == []
 
 
 def currency(text: str):
