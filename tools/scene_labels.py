@@ -37,16 +37,14 @@ locatability of the scene kind), and the close-up share of those ten.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from geosleuth.core.countries import all_countries
-from geosleuth.tools.clues.base import parse_shares
+from geosleuth.tools.clues.base import parse_shares, read_table
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,15 +84,10 @@ class Indicative:
     source: str
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("geosleuth.tools").joinpath(name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
-
-
 @cache
 def regions() -> dict[str, dict[str, float]]:
     """Return the regions of imagenet_geo_regions.csv: name -> share per ISO alpha-2 code."""
-    return {row["region"]: parse_shares(row["countries"]) for row in _rows(DATA_FILES[1])}
+    return {row["region"]: parse_shares(row["countries"]) for row in read_table(DATA_FILES[1])}
 
 
 def expand(spec: str) -> dict[str, float]:
@@ -123,7 +116,7 @@ def label_table() -> dict[str, Indicative]:
             where=row["where"],
             source=row["source"],
         )
-        for row in _rows(DATA_FILES[0])
+        for row in read_table(DATA_FILES[0])
     }
 
 
@@ -157,7 +150,7 @@ def scene_kinds(names: tuple[str, ...]) -> tuple[str, ...]:
     """
     index = {name: i for i, name in enumerate(names)}
     kinds = ["other"] * len(names)
-    for row in _rows(DATA_FILES[2]):
+    for row in read_table(DATA_FILES[2]):
         for part in row["classes"].split(";"):
             span = _RANGE.fullmatch(part)
             if span:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Protocol, TypeVar
 
 from geosleuth.core.countries import all_countries
@@ -119,3 +121,9 @@ def parse_shares(spec: str) -> dict[str, float]:
         code, _, share = item.partition(":")
         out[code] = float(share) if share else 1.0
     return out
+
+
+def read_table(name: str) -> list[dict[str, str]]:
+    """Return the rows of a CSV table shipped in the package, by its path under `geosleuth.tools`."""
+    text = resources.files("geosleuth.tools").joinpath(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(text.splitlines()))

@@ -22,14 +22,12 @@ read alone (tested).
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
-from geosleuth.tools.clues.base import Clue, distinctiveness, first_matches, parse_shares
+from geosleuth.tools.clues.base import Clue, distinctiveness, first_matches, parse_shares, read_table
 from geosleuth.tools.word_rarity import UNSPACED_LETTER
 
 DATA_FILES = ("data/brands.csv", "data/global_brands.csv")
@@ -55,21 +53,19 @@ class Brand:
 @cache
 def _rows() -> tuple[tuple[Brand, tuple[str, ...]], ...]:
     """Read brands.csv: each brand with its spellings."""
-    text = resources.files("geosleuth.tools").joinpath(DATA_FILES[0]).read_text(encoding="utf-8")
     return tuple(
         (
             Brand(row["brand"], parse_shares(row["countries"]), row["ordinary_word"] == "yes", row["source"]),
             tuple(row["names"].split(";")),
         )
-        for row in csv.DictReader(text.splitlines())
+        for row in read_table(DATA_FILES[0])
     )
 
 
 @cache
 def global_brand_names() -> tuple[str, ...]:
     """Return the names of the global brands that are also place names, as written in the table."""
-    text = resources.files("geosleuth.tools").joinpath(DATA_FILES[1]).read_text(encoding="utf-8")
-    return tuple(name for row in csv.DictReader(text.splitlines()) for name in row["names"].split(";"))
+    return tuple(name for row in read_table(DATA_FILES[1]) for name in row["names"].split(";"))
 
 
 @cache

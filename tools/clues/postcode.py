@@ -57,10 +57,10 @@ _PREFIXES = "|".join(sorted(POSTAL_PREFIXES, key=len, reverse=True))
 _LONDON = re.compile(
     r"(?<![\w-])(?:street|st|road|rd|avenue|ave|lane|place|square|gardens|terrace|crescent|grove|hill|"
     r"row|walk|mews|court|close|gate|way|yard|embankment|bridge|circus|market)\.?,? "
-    r"((?:EC|WC|NW|SE|SW|N|E|W)\d{1,2}[A-Z]?)(?![\w-])",
+    r"(?-i:((?:EC|WC|NW|SE|SW|N|E|W)\d{1,2}[A-Z]?))(?![\w-])",
     re.IGNORECASE,
 )
-"""A street type word, then a London postal district in capitals (EC1, WC2, SW1A, NW8, E14)."""
+"""A street type word in any case, then a London postal district in capitals (EC1, WC2, SW1A, NW8, E14)."""
 _PREFIXED = re.compile(rf"(?<![\w-])({_PREFIXES}) ?-(\d{{3}} ?\d{{2}}|\d{{4,5}}) {TOWN}")
 
 
@@ -105,9 +105,8 @@ def _address_clues(text: str) -> tuple[list[Clue], list[tuple[int, int]]]:
         clues.append(Clue("postcode", match.group(0), {country: 1.0}, 0.35, {"shape": "state and ZIP"}))
         spans.append(match.span())
     for match in _LONDON.finditer(text):
-        if match.group(1).isupper():
-            clues.append(Clue("postcode", match.group(0), {"GB": 1.0}, 0.6, {"shape": "London district"}))
-            spans.append(match.span())
+        clues.append(Clue("postcode", match.group(0), {"GB": 1.0}, 0.6, {"shape": "London district"}))
+        spans.append(match.span())
     for match in _PREFIXED.finditer(text):
         country = POSTAL_PREFIXES[match.group(1)]
         fmt = _postcode_formats().get(country)
